@@ -1,18 +1,132 @@
 //! ferricorn's Rust core, exposed to Python as `ferricorn._ferricorn`.
-pub mod http;
+//!
+//! `run(argv)` is the whole program: parse the command line, prepare the
+//! Python side of the master (chdir, sys.path, environment), bind the
+//! listeners, and hand over to the arbiter. Every user error is one line on
+//! stderr and a non-zero status; nothing here lets a panic or a traceback
+//! reach the user.
+//!
+//! Layout: `config` (settings and CLI), `listeners` (sockets), `arbiter`
+//! (master process), `scoreboard` (heartbeats), `worker` (event loop,
+//! connections, app threads), `http` (HTTP/1.1 parsing and encoding), `wsgi`
+//! (the PEP 3333 bridge), `rawio` (blocking I/O for app threads), `logging`.
+
+pub mod arbiter;
 pub mod config;
+pub mod http;
+pub mod listeners;
+pub mod logging;
+pub mod rawio;
+pub mod scoreboard;
+pub mod worker;
+pub mod wsgi;
+
+use std::sync::Arc;
 
 use pyo3::prelude::*;
+use pyo3::types::PyList;
+
+use config::{Command, Config};
+
+/// Exit status for command-line errors (argparse's).
+const USAGE_ERROR: i32 = 2;
+
+fn fail(msg: &str) -> i32 {
+    eprintln!("{msg}");
+    1
+}
+
+/// Applies `--chdir`, `--pythonpath` and `-e` in the master, before any
+/// worker exists, as Gunicorn does; the app is imported later, in workers.
+fn prepare_python(py: Python<'_>, cfg: &Config) -> Result<(), String> {
+    if let Some(dir) = &cfg.chdir {
+        std::env::set_current_dir(dir)
+            .map_err(|e| format!("ferricorn: error: cannot chdir to {}: {e}", dir.display()))?;
+    }
+    let r = (|| -> PyResult<()> {
+        let os = py.import("os")?;
+        let environ = os.getattr("environ")?;
+        for (k, v) in &cfg.raw_env {
+            environ.set_item(k, v)?;
+        }
+        let sys = py.import("sys")?;
+        let path = sys.getattr("path")?.cast_into::<PyList>()?;
+        let cwd = os.call_method0("getcwd")?;
+        // The current directory first, so `module:app` next to the user resolves.
+        if !path.contains(&cwd)? {
+            path.insert(0, &cwd)?;
+        }
+        for (i, p) in cfg.pythonpath.iter().enumerate() {
+            path.insert(i, p)?;
+        }
+        Ok(())
+    })();
+    r.map_err(|e| format!("ferricorn: error: cannot prepare the Python environment: {e}"))
+}
+
+/// Checks that the application's top-level module exists, without running
+/// any of its code, so a typo fails fast with one line instead of booting workers.
+fn check_app_module(py: Python<'_>, uri: &str) -> Result<(), String> {
+    let module = uri.split(':').next().unwrap_or_default();
+    let r = py
+        .import("ferricorn._loader")
+        .and_then(|l| l.call_method1("find_module", (module,)).map(|_| ()));
+    match r {
+        Ok(()) => Ok(()),
+        Err(e) => Err(format!("ferricorn: error: {}", e.value(py))),
+    }
+}
 
 #[pyfunction]
-fn run(_py: Python<'_>, argv: Vec<String>) -> PyResult<i32> {
-    let _ = argv;
-    Ok(0)
+fn run(py: Python<'_>, argv: Vec<String>) -> i32 {
+    let args = argv.get(1..).unwrap_or_default();
+    let cmd = match config::parse(args, &|k| std::env::var(k).ok()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{}", e.0);
+            return USAGE_ERROR;
+        }
+    };
+    let cfg = match cmd {
+        Command::Help(text) => {
+            print!("{text}");
+            return 0;
+        }
+        Command::Version(text) => {
+            println!("{text}");
+            return 0;
+        }
+        Command::Run(cfg) => cfg,
+    };
+    let Some(uri) = cfg.app_uri.clone() else {
+        eprintln!("ferricorn: error: No application module specified.");
+        return USAGE_ERROR;
+    };
+    if let Err(e) = logging::init(&cfg.errorlog, cfg.loglevel, cfg.accesslog.as_deref(), &cfg.access_log_format) {
+        return fail(&e);
+    }
+    if let Err(e) = prepare_python(py, &cfg) {
+        return fail(&e);
+    }
+    if let Err(e) = check_app_module(py, &uri) {
+        eprintln!("{e}");
+        return arbiter::WORKER_BOOT_ERROR;
+    }
+    let listeners = match listeners::bind_all(&cfg.bind, cfg.backlog) {
+        Ok(l) => l,
+        Err(e) => return fail(&e),
+    };
+    let arbiter = match arbiter::Arbiter::new(Arc::new(cfg), listeners) {
+        Ok(a) => a,
+        Err(e) => return fail(&e),
+    };
+    arbiter.run(py)
 }
 
 #[pymodule]
 fn _ferricorn(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(run, m)?)?;
+    m.add_class::<wsgi::file_wrapper::FileWrapper>()?;
     Ok(())
 }

@@ -1,0 +1,452 @@
+//! The error log and the access log.
+//!
+//! Owns: where log lines go (stderr, stdout or an appended file), Gunicorn's
+//! error-log line format (`[2026-11-25 10:41:32 +0000] [pid] [LEVEL] message`)
+//! and the access-log formatter, which turns Gunicorn's `%(h)s ...` format
+//! string into a compiled list of atoms once and renders each request in Rust.
+//!
+//! Must never: take the GIL, panic on a failed write (a full disk or a closed
+//! pipe must not stop the server; a failed log write is dropped), or buffer
+//! lines across requests (each line is one `write(2)` so lines from several
+//! processes appending to one file never interleave).
+
+use std::fmt::Write as _;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::sync::{Mutex, OnceLock};
+
+use crate::config::LogLevel;
+
+/// One destination of log lines.
+enum Sink {
+    Stderr,
+    Stdout,
+    File(File),
+}
+
+impl Sink {
+    fn open(spec: &str, default_stdout: bool) -> std::io::Result<Sink> {
+        match spec {
+            "-" if default_stdout => Ok(Sink::Stdout),
+            "-" => Ok(Sink::Stderr),
+            path => Ok(Sink::File(OpenOptions::new().create(true).append(true).open(path)?)),
+        }
+    }
+
+    fn write_line(&mut self, line: &[u8]) {
+        // Errors are deliberately ignored: logging must never take the server down.
+        let _ = match self {
+            Sink::Stderr => std::io::stderr().lock().write_all(line),
+            Sink::Stdout => std::io::stdout().lock().write_all(line),
+            Sink::File(f) => f.write_all(line),
+        };
+    }
+}
+
+struct Logger {
+    level: LogLevel,
+    error: Mutex<Sink>,
+    access: Option<(Mutex<Sink>, AccessFormat)>,
+}
+
+static LOGGER: OnceLock<Logger> = OnceLock::new();
+
+/// Opens the log destinations. Called once by the master before any fork;
+/// workers inherit the open files. Returns a one-line error for the user.
+pub fn init(
+    errorlog: &str,
+    level: LogLevel,
+    accesslog: Option<&str>,
+    access_format: &str,
+) -> Result<(), String> {
+    let error = Sink::open(errorlog, false)
+        .map_err(|e| format!("ferricorn: error: cannot open error log {errorlog:?}: {e}"))?;
+    let access = match accesslog {
+        None => None,
+        Some(spec) => {
+            let sink = Sink::open(spec, true)
+                .map_err(|e| format!("ferricorn: error: cannot open access log {spec:?}: {e}"))?;
+            Some((Mutex::new(sink), AccessFormat::compile(access_format)))
+        }
+    };
+    let _ = LOGGER.set(Logger { level, error: Mutex::new(error), access });
+    Ok(())
+}
+
+fn level_name(level: LogLevel) -> &'static str {
+    match level {
+        LogLevel::Debug => "DEBUG",
+        LogLevel::Info => "INFO",
+        LogLevel::Warning => "WARNING",
+        LogLevel::Error => "ERROR",
+        LogLevel::Critical => "CRITICAL",
+    }
+}
+
+/// Whether a message at `level` would be written; lets callers skip formatting.
+pub fn enabled(level: LogLevel) -> bool {
+    LOGGER.get().map_or(level >= LogLevel::Info, |l| level >= l.level)
+}
+
+/// Writes one error-log line (multi-line messages, e.g. tracebacks, are kept whole).
+pub fn log(level: LogLevel, msg: &str) {
+    if !enabled(level) {
+        return;
+    }
+    let mut line = String::with_capacity(msg.len() + 48);
+    line.push('[');
+    local_time(&mut line, "%Y-%m-%d %H:%M:%S %z");
+    let _ = write!(line, "] [{}] [{}] {}", std::process::id(), level_name(level), msg);
+    if !line.ends_with('\n') {
+        line.push('\n');
+    }
+    match LOGGER.get() {
+        Some(l) => {
+            if let Ok(mut sink) = l.error.lock() {
+                sink.write_line(line.as_bytes());
+            }
+        }
+        None => {
+            let _ = std::io::stderr().write_all(line.as_bytes());
+        }
+    }
+}
+
+pub fn debug(msg: &str) {
+    log(LogLevel::Debug, msg)
+}
+pub fn info(msg: &str) {
+    log(LogLevel::Info, msg)
+}
+pub fn warning(msg: &str) {
+    log(LogLevel::Warning, msg)
+}
+pub fn error(msg: &str) {
+    log(LogLevel::Error, msg)
+}
+pub fn critical(msg: &str) {
+    log(LogLevel::Critical, msg)
+}
+
+/// Appends the local time formatted by `strftime(3)`. Local time (not UTC)
+/// because Gunicorn's log lines use it and operators grep for it.
+fn local_time(out: &mut String, fmt: &str) {
+    let mut buf = [0u8; 64];
+    let cfmt = match std::ffi::CString::new(fmt) {
+        Ok(c) => c,
+        Err(_) => return,
+    };
+    // SAFETY: `tm` is fully written by localtime_r before strftime reads it;
+    // strftime writes at most buf.len() bytes and returns how many.
+    let n = unsafe {
+        let now = libc::time(std::ptr::null_mut());
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&now, &mut tm).is_null() {
+            return;
+        }
+        libc::strftime(buf.as_mut_ptr().cast(), buf.len(), cfmt.as_ptr(), &tm)
+    };
+    if let Ok(s) = std::str::from_utf8(&buf[..n]) {
+        out.push_str(s);
+    }
+}
+
+/// The descriptor of the error log (for Python's faulthandler).
+pub fn error_fd() -> i32 {
+    use std::os::fd::AsRawFd;
+    match LOGGER.get().and_then(|l| l.error.lock().ok().map(|s| match &*s {
+        Sink::Stderr => 2,
+        Sink::Stdout => 1,
+        Sink::File(f) => f.as_raw_fd(),
+    })) {
+        Some(fd) => fd,
+        None => 2,
+    }
+}
+
+/// Whether the access-log format refers to response headers (`%({name}o)s`).
+pub fn access_needs_response_headers() -> bool {
+    LOGGER
+        .get()
+        .and_then(|l| l.access.as_ref())
+        .is_some_and(|(_, f)| f.0.iter().any(|a| matches!(a, Atom::RespHeader(_))))
+}
+
+/// Whether an access log is configured (lets the hot path skip collecting fields).
+pub fn access_enabled() -> bool {
+    LOGGER.get().is_some_and(|l| l.access.is_some())
+}
+
+/// Everything the access-log atoms can refer to, gathered by the connection
+/// after the response is written.
+pub struct AccessRecord<'a> {
+    pub remote_addr: &'a str,
+    pub method: &'a [u8],
+    pub target: &'a [u8],
+    pub path: &'a [u8],
+    pub query: &'a [u8],
+    pub version: &'a str,
+    pub status: u16,
+    pub response_bytes: u64,
+    pub request_headers: &'a [(&'a [u8], &'a [u8])],
+    pub response_headers: &'a [(Vec<u8>, Vec<u8>)],
+    pub elapsed: std::time::Duration,
+}
+
+impl AccessRecord<'_> {
+    fn request_header(&self, name: &str) -> &[u8] {
+        self.request_headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .map_or(&b"-"[..], |(_, v)| v)
+    }
+    fn response_header(&self, name: &str) -> &[u8] {
+        self.response_headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .map_or(&b"-"[..], |(_, v)| v.as_slice())
+    }
+}
+
+/// Writes one access-log line, if an access log is configured.
+pub fn access(rec: &AccessRecord<'_>) {
+    let Some(logger) = LOGGER.get() else { return };
+    let Some((sink, fmt)) = &logger.access else { return };
+    let mut line = Vec::with_capacity(160);
+    fmt.render(rec, &mut line);
+    line.push(b'\n');
+    if let Ok(mut sink) = sink.lock() {
+        sink.write_line(&line);
+    }
+}
+
+/// One piece of a compiled access-log format.
+#[derive(Debug, Clone, PartialEq)]
+enum Atom {
+    Literal(Vec<u8>),
+    RemoteAddr,    // h
+    Dash,          // l, u (no identd / user without auth parsing)
+    Time,          // t
+    RequestLine,   // r
+    Method,        // m
+    UrlPath,       // U
+    Query,         // q
+    Protocol,      // H
+    Status,        // s
+    Bytes,         // B
+    BytesOrDash,   // b
+    Referer,       // f
+    UserAgent,     // a
+    Seconds,       // T
+    Micros,        // D
+    Millis,        // M
+    Decimal,       // L
+    Pid,           // p
+    ReqHeader(String),
+    RespHeader(String),
+    Env(String),
+}
+
+/// A compiled `--access-logformat`.
+#[derive(Debug, Clone)]
+pub struct AccessFormat(Vec<Atom>);
+
+impl AccessFormat {
+    /// Compiles Gunicorn's `%(name)s` syntax. Unknown atoms render as `-`,
+    /// as Gunicorn's SafeAtoms dictionary does.
+    pub fn compile(fmt: &str) -> AccessFormat {
+        let mut atoms = Vec::new();
+        let mut lit = Vec::new();
+        let b = fmt.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'%' && b.get(i + 1) == Some(&b'(') {
+                if let Some(close) = fmt[i + 2..].find(")s") {
+                    let name = &fmt[i + 2..i + 2 + close];
+                    if !lit.is_empty() {
+                        atoms.push(Atom::Literal(std::mem::take(&mut lit)));
+                    }
+                    atoms.push(Self::atom(name));
+                    i += 2 + close + 2;
+                    continue;
+                }
+            }
+            if b[i] == b'%' && b.get(i + 1) == Some(&b'%') {
+                lit.push(b'%');
+                i += 2;
+                continue;
+            }
+            lit.push(b[i]);
+            i += 1;
+        }
+        if !lit.is_empty() {
+            atoms.push(Atom::Literal(lit));
+        }
+        AccessFormat(atoms)
+    }
+
+    fn atom(name: &str) -> Atom {
+        match name {
+            "h" => Atom::RemoteAddr,
+            "l" | "u" => Atom::Dash,
+            "t" => Atom::Time,
+            "r" => Atom::RequestLine,
+            "m" => Atom::Method,
+            "U" => Atom::UrlPath,
+            "q" => Atom::Query,
+            "H" => Atom::Protocol,
+            "s" => Atom::Status,
+            "B" => Atom::Bytes,
+            "b" => Atom::BytesOrDash,
+            "f" => Atom::Referer,
+            "a" => Atom::UserAgent,
+            "T" => Atom::Seconds,
+            "D" => Atom::Micros,
+            "M" => Atom::Millis,
+            "L" => Atom::Decimal,
+            "p" => Atom::Pid,
+            _ => {
+                let lower = name.to_ascii_lowercase();
+                if let Some(h) = name.strip_prefix('{').and_then(|n| n.strip_suffix("}i")) {
+                    Atom::ReqHeader(h.to_string())
+                } else if let Some(h) = name.strip_prefix('{').and_then(|n| n.strip_suffix("}o")) {
+                    Atom::RespHeader(h.to_string())
+                } else if let Some(h) = name.strip_prefix('{').and_then(|n| n.strip_suffix("}e")) {
+                    Atom::Env(h.to_string())
+                } else {
+                    let _ = lower;
+                    Atom::Literal(b"-".to_vec())
+                }
+            }
+        }
+    }
+
+    fn render(&self, rec: &AccessRecord<'_>, out: &mut Vec<u8>) {
+        for atom in &self.0 {
+            match atom {
+                Atom::Literal(l) => out.extend_from_slice(l),
+                Atom::RemoteAddr => out.extend_from_slice(rec.remote_addr.as_bytes()),
+                Atom::Dash => out.push(b'-'),
+                Atom::Time => {
+                    let mut s = String::with_capacity(32);
+                    s.push('[');
+                    local_time(&mut s, "%d/%b/%Y:%H:%M:%S %z");
+                    s.push(']');
+                    out.extend_from_slice(s.as_bytes());
+                }
+                Atom::RequestLine => {
+                    out.extend_from_slice(rec.method);
+                    out.push(b' ');
+                    out.extend_from_slice(rec.target);
+                    out.push(b' ');
+                    out.extend_from_slice(rec.version.as_bytes());
+                }
+                Atom::Method => out.extend_from_slice(rec.method),
+                Atom::UrlPath => out.extend_from_slice(rec.path),
+                Atom::Query => out.extend_from_slice(rec.query),
+                Atom::Protocol => out.extend_from_slice(rec.version.as_bytes()),
+                Atom::Status => push_num(out, rec.status as u64),
+                Atom::Bytes => push_num(out, rec.response_bytes),
+                Atom::BytesOrDash => {
+                    if rec.response_bytes == 0 {
+                        out.push(b'-')
+                    } else {
+                        push_num(out, rec.response_bytes)
+                    }
+                }
+                Atom::Referer => out.extend_from_slice(rec.request_header("referer")),
+                Atom::UserAgent => out.extend_from_slice(rec.request_header("user-agent")),
+                Atom::Seconds => push_num(out, rec.elapsed.as_secs()),
+                Atom::Micros => push_num(out, rec.elapsed.as_micros() as u64),
+                Atom::Millis => push_num(out, rec.elapsed.as_millis() as u64),
+                Atom::Decimal => {
+                    out.extend_from_slice(format!("{:.6}", rec.elapsed.as_secs_f64()).as_bytes())
+                }
+                Atom::Pid => {
+                    out.extend_from_slice(b"<");
+                    push_num(out, std::process::id() as u64);
+                    out.extend_from_slice(b">");
+                }
+                Atom::ReqHeader(h) => out.extend_from_slice(rec.request_header(h)),
+                Atom::RespHeader(h) => out.extend_from_slice(rec.response_header(h)),
+                Atom::Env(_) => out.push(b'-'),
+            }
+        }
+    }
+}
+
+fn push_num(out: &mut Vec<u8>, n: u64) {
+    let mut buf = itoa_buf(n);
+    out.append(&mut buf);
+}
+
+fn itoa_buf(mut n: u64) -> Vec<u8> {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    digits[i..].to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec<'a>(headers: &'a [(&'a [u8], &'a [u8])]) -> AccessRecord<'a> {
+        AccessRecord {
+            remote_addr: "127.0.0.1",
+            method: b"GET",
+            target: b"/a?b=1",
+            path: b"/a",
+            query: b"b=1",
+            version: "HTTP/1.1",
+            status: 200,
+            response_bytes: 13,
+            request_headers: headers,
+            response_headers: &[],
+            elapsed: std::time::Duration::from_micros(1500),
+        }
+    }
+
+    #[test]
+    fn default_format_matches_gunicorn_shape() {
+        let f = AccessFormat::compile(
+            r#"%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s""#,
+        );
+        let h: [(&[u8], &[u8]); 1] = [(b"User-Agent", b"curl/8")];
+        let mut out = Vec::new();
+        f.render(&rec(&h), &mut out);
+        let s = String::from_utf8(out).unwrap();
+        assert!(s.starts_with("127.0.0.1 - - ["), "{s}");
+        assert!(s.ends_with(r#"] "GET /a?b=1 HTTP/1.1" 200 13 "-" "curl/8""#), "{s}");
+    }
+
+    #[test]
+    fn timing_and_header_atoms() {
+        let f = AccessFormat::compile("%(D)s %(M)s %({x-id}i)s %(zz)s 100%%");
+        let h: [(&[u8], &[u8]); 1] = [(b"X-Id", b"abc")];
+        let mut out = Vec::new();
+        f.render(&rec(&h), &mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), "1500 1 abc - 100%");
+    }
+}
+
+/// Writes bytes to the error log as they are (`wsgi.errors`, tracebacks).
+pub fn log_raw(data: &[u8]) {
+    match LOGGER.get() {
+        Some(l) => {
+            if let Ok(mut sink) = l.error.lock() {
+                sink.write_line(data);
+            }
+        }
+        None => {
+            let _ = std::io::stderr().write_all(data);
+        }
+    }
+}

@@ -1,0 +1,409 @@
+//! A worker process: imports the application after fork and serves
+//! connections on the inherited listeners until told to stop.
+//!
+//! Owns: the worker's event loop (a tokio current-thread runtime: all network
+//! I/O, timers and signals), the accept loops, the heartbeat, graceful
+//! shutdown, `--max-requests`, and the choice of where the application runs:
+//!
+//! * `--threads 1` (inline): the application is called on the event-loop
+//!   thread, as bjoern and FastWSGI do — no hand-off, no queue, no context
+//!   switch. That thread holds the GIL while it works and releases it only
+//!   when the loop goes idle (tokio's park hooks), so other Python threads
+//!   the application started still run.
+//! * `--threads N` (N > 1): N application threads take requests from a queue
+//!   ([`pool`]); the event-loop thread never takes the GIL.
+//!
+//! Must never: run application code before fork, hold the GIL while the loop
+//! waits for the network, or panic on anything a client or the app does.
+
+pub mod conn;
+pub mod pool;
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pyo3::prelude::*;
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::watch;
+
+use crate::arbiter::{WorkerBoot, WORKER_BOOT_ERROR};
+use crate::config::Config;
+use crate::http::{error_response, HttpDate, Limits};
+use crate::logging;
+use crate::listeners::Kind;
+use crate::scoreboard::Scoreboard;
+use crate::wsgi::app::{LoadError, WsgiApp};
+use crate::wsgi::{handler, Done, Exchange, Peer};
+
+thread_local! {
+    static ERR_DATE: RefCell<HttpDate> = RefCell::new(HttpDate::new());
+    /// The thread state saved while the inline event loop is parked.
+    static SAVED_TSTATE: Cell<*mut pyo3::ffi::PyThreadState> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+/// A complete error response for `status`, closing the connection.
+pub fn error_bytes(status: u16) -> Vec<u8> {
+    ERR_DATE.with(|d| error_response(status, "ferricorn", d.borrow_mut().get()))
+}
+
+enum Dispatch {
+    Inline(Arc<WsgiApp>),
+    Pool(pool::Pool),
+}
+
+/// Per-worker state shared by the tasks of the event loop (single thread).
+pub struct Worker {
+    cfg: Arc<Config>,
+    limits: Limits,
+    dispatch: Dispatch,
+    connections: Cell<usize>,
+    requests: Cell<u64>,
+    max_requests: u64,
+    closing_tx: watch::Sender<bool>,
+    closing_rx: watch::Receiver<bool>,
+}
+
+impl Worker {
+    fn limits(&self) -> &Limits {
+        &self.limits
+    }
+    fn keepalive(&self) -> Duration {
+        Duration::from_secs(self.cfg.keepalive.max(0))
+    }
+    fn header_timeout(&self) -> Duration {
+        Duration::from_secs(self.cfg.header_timeout.max(1))
+    }
+    fn body_timeout(&self) -> Duration {
+        Duration::from_secs(self.cfg.body_timeout.max(1))
+    }
+    fn write_timeout(&self) -> Duration {
+        Duration::from_secs(self.cfg.timeout.max(30))
+    }
+    fn body_buffer_size(&self) -> usize {
+        self.cfg.body_buffer_size
+    }
+    fn is_closing(&self) -> bool {
+        *self.closing_rx.borrow()
+    }
+    /// Resolves once the worker starts stopping.
+    async fn closed(&self) {
+        let mut rx = self.closing_rx.clone();
+        let _ = rx.wait_for(|c| *c).await;
+    }
+    fn begin_shutdown(&self) {
+        self.closing_tx.send_replace(true);
+    }
+    fn conn_opened(&self) {
+        self.connections.set(self.connections.get() + 1);
+    }
+    fn conn_closed(&self) {
+        self.connections.set(self.connections.get().saturating_sub(1));
+    }
+    fn request_done(&self) {
+        let n = self.requests.get() + 1;
+        self.requests.set(n);
+        if self.max_requests > 0 && n >= self.max_requests && !self.is_closing() {
+            logging::info("Autorestarting worker after current request.");
+            self.begin_shutdown();
+        }
+    }
+
+    async fn dispatch(&self, ex: Exchange) -> Option<Done> {
+        match &self.dispatch {
+            Dispatch::Inline(app) => {
+                // SAFETY: inline mode runs the event loop on the thread that
+                // holds the GIL whenever the loop is not parked.
+                let py = unsafe { Python::assume_attached() };
+                Some(handler::handle(py, app, ex))
+            }
+            Dispatch::Pool(p) => p.dispatch(ex).await,
+        }
+    }
+}
+
+extern "C" fn quit_now(_sig: libc::c_int) {
+    // Fast stop (INT/QUIT): leave at once, as Gunicorn's workers do.
+    // SAFETY: _exit is async-signal-safe.
+    unsafe { libc::_exit(0) };
+}
+
+fn install_fast_exit() {
+    for sig in [libc::SIGINT, libc::SIGQUIT] {
+        // SAFETY: a zeroed sigaction with a valid handler.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = quit_now as *const () as usize;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
+    }
+}
+
+/// Registers Python's faulthandler so SIGABRT (sent by the master on a
+/// timeout) writes every thread's stack to the error log.
+fn install_stack_dump(py: Python<'_>) {
+    let fd = logging::error_fd();
+    let r = (|| -> PyResult<()> {
+        let fh = py.import("faulthandler")?;
+        let signal = py.import("signal")?;
+        let kwargs = pyo3::types::PyDict::new(py);
+        kwargs.set_item("file", fd)?;
+        kwargs.set_item("all_threads", true)?;
+        kwargs.set_item("chain", false)?;
+        fh.call_method("register", (signal.getattr("SIGABRT")?,), Some(&kwargs))?;
+        Ok(())
+    })();
+    if let Err(e) = r {
+        logging::debug(&format!("faulthandler not available: {e}"));
+    }
+}
+
+/// The worker's life; returns its exit status.
+pub fn run(py: Python<'_>, boot: WorkerBoot<'_>) -> i32 {
+    install_fast_exit();
+    let cfg = boot.cfg.clone();
+    let app = match WsgiApp::load(py, &cfg, boot.listeners) {
+        Ok(app) => Arc::new(app),
+        Err(LoadError::User(msg)) => {
+            logging::error(&msg);
+            return WORKER_BOOT_ERROR;
+        }
+        Err(LoadError::Traceback(tb)) => {
+            logging::error(&tb);
+            return WORKER_BOOT_ERROR;
+        }
+    };
+    install_stack_dump(py);
+    let threads = cfg.threads.max(1) as usize;
+    let inline = threads == 1;
+    let dispatch = if inline {
+        Dispatch::Inline(app)
+    } else {
+        match pool::Pool::start(app, threads) {
+            Ok(p) => Dispatch::Pool(p),
+            Err(e) => {
+                logging::error(&format!("Cannot start application threads: {e}"));
+                return 1;
+            }
+        }
+    };
+
+    let mut builder = tokio::runtime::Builder::new_current_thread();
+    builder.enable_all();
+    if inline {
+        // The loop thread holds the GIL except while it sleeps in epoll.
+        builder
+            .on_thread_park(|| {
+                // SAFETY: the loop thread holds the GIL whenever it is not parked.
+                SAVED_TSTATE.with(|s| s.set(unsafe { pyo3::ffi::PyEval_SaveThread() }));
+            })
+            .on_thread_unpark(|| {
+                let t = SAVED_TSTATE.with(|s| s.replace(std::ptr::null_mut()));
+                if !t.is_null() {
+                    // SAFETY: restoring the state saved by the park hook.
+                    unsafe { pyo3::ffi::PyEval_RestoreThread(t) };
+                }
+            });
+    }
+    let rt = match builder.build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            logging::error(&format!("Cannot start the event loop: {e}"));
+            return 1;
+        }
+    };
+    let (closing_tx, closing_rx) = watch::channel(false);
+    let max_requests = if cfg.max_requests > 0 {
+        cfg.max_requests + jitter(cfg.max_requests_jitter)
+    } else {
+        0
+    };
+    let worker = Rc::new(Worker {
+        limits: limits_of(&cfg),
+        cfg: cfg.clone(),
+        dispatch,
+        connections: Cell::new(0),
+        requests: Cell::new(0),
+        max_requests,
+        closing_tx,
+        closing_rx,
+    });
+
+    let serve = || {
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&rt, serve_all(worker.clone(), boot.listeners, boot.scoreboard, boot.slot, boot.master_pid))
+    };
+    let code = if inline {
+        serve()
+    } else {
+        // The loop thread must not hold the GIL in threaded mode.
+        // SAFETY: the GIL is held here and restored before `py` is used again.
+        let saved = unsafe { pyo3::ffi::PyEval_SaveThread() };
+        let code = serve();
+        // SAFETY: restoring the state saved just above.
+        unsafe { pyo3::ffi::PyEval_RestoreThread(saved) };
+        code
+    };
+    drop(rt);
+    code
+}
+
+fn limits_of(cfg: &Config) -> Limits {
+    Limits {
+        max_request_line: cfg.limit_request_line,
+        max_headers: cfg.limit_request_fields,
+        max_header_size: cfg.limit_request_field_size,
+        permit_obs_fold: cfg.permit_obsolete_folding,
+        permit_unconventional_http_method: cfg.permit_unconventional_http_method,
+        casefold_http_method: cfg.casefold_http_method,
+        tolerate_dangerous_framing: cfg.tolerate_dangerous_framing,
+    }
+}
+
+fn jitter(max: u64) -> u64 {
+    if max == 0 {
+        return 0;
+    }
+    // Spread restarts of workers started together; no need for a strong RNG.
+    let seed = (std::process::id() as u64).wrapping_mul(6364136223846793005) ^ crate::scoreboard::now_ms();
+    seed % (max + 1)
+}
+
+async fn serve_all(
+    worker: Rc<Worker>,
+    listeners: &[crate::listeners::Listener],
+    scoreboard: &Scoreboard,
+    slot: usize,
+    master_pid: libc::pid_t,
+) -> i32 {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            logging::error(&format!("Cannot watch SIGTERM: {e}"));
+            return 1;
+        }
+    };
+    for (idx, l) in listeners.iter().enumerate() {
+        let fd = match l.fd.try_clone() {
+            Ok(fd) => fd,
+            Err(e) => {
+                logging::error(&format!("Cannot use listener {}: {e}", l.url()));
+                return 1;
+            }
+        };
+        let w = worker.clone();
+        match &l.kind {
+            Kind::Tcp(_) => match TcpListener::from_std(std::net::TcpListener::from(fd)) {
+                Ok(tl) => {
+                    tokio::task::spawn_local(accept_tcp(w, tl, idx));
+                }
+                Err(e) => {
+                    logging::error(&format!("Cannot use listener {}: {e}", l.url()));
+                    return 1;
+                }
+            },
+            Kind::Unix(_) => match UnixListener::from_std(std::os::unix::net::UnixListener::from(fd)) {
+                Ok(ul) => {
+                    tokio::task::spawn_local(accept_unix(w, ul, idx));
+                }
+                Err(e) => {
+                    logging::error(&format!("Cannot use listener {}: {e}", l.url()));
+                    return 1;
+                }
+            },
+        }
+    }
+
+    let mut beat = tokio::time::interval(Duration::from_millis(500));
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = term.recv() => {
+                if !worker.is_closing() {
+                    logging::info(&format!("Worker exiting (pid: {})", std::process::id()));
+                    worker.begin_shutdown();
+                }
+            }
+            _ = beat.tick() => {
+                scoreboard.beat(slot);
+                // SAFETY: getppid cannot fail.
+                if unsafe { libc::getppid() } != master_pid && !worker.is_closing() {
+                    logging::info(&format!("Parent changed, shutting down: {}", std::process::id()));
+                    worker.begin_shutdown();
+                }
+            }
+        }
+        if worker.is_closing() {
+            break;
+        }
+    }
+    // Graceful stop: accept loops have ended, idle keep-alive connections
+    // close; wait for the requests in flight, up to --graceful-timeout
+    // (the master enforces it too, with SIGKILL).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(worker.cfg.graceful_timeout);
+    while worker.connections.get() > 0 && tokio::time::Instant::now() < deadline {
+        scoreboard.beat(slot);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    0
+}
+
+fn is_resource_exhaustion(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM))
+}
+
+async fn accept_backoff(e: std::io::Error) {
+    if is_resource_exhaustion(&e) {
+        logging::error(&format!("Cannot accept a connection: {e}; retrying"));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn accept_tcp(worker: Rc<Worker>, l: TcpListener, idx: usize) {
+    loop {
+        let r = tokio::select! {
+            r = l.accept() => r,
+            _ = worker.closed() => return,
+        };
+        match r {
+            Ok((s, addr)) => {
+                let _ = s.set_nodelay(true);
+                let peer = Arc::new(Peer { addr: addr.ip().to_string(), port: Some(addr.port()) });
+                tokio::task::spawn_local(conn::serve(worker.clone(), conn::Stream::Tcp(s), peer, idx));
+            }
+            Err(e) => accept_backoff(e).await,
+        }
+    }
+}
+
+async fn accept_unix(worker: Rc<Worker>, l: UnixListener, idx: usize) {
+    loop {
+        let r = tokio::select! {
+            r = l.accept() => r,
+            _ = worker.closed() => return,
+        };
+        match r {
+            Ok((s, _)) => {
+                let peer = Arc::new(Peer { addr: String::new(), port: None });
+                tokio::task::spawn_local(conn::serve(worker.clone(), conn::Stream::Unix(s), peer, idx));
+            }
+            Err(e) => accept_backoff(e).await,
+        }
+    }
+}
+
+/// Leaves the worker process: flushes Python's stdio (the app's prints) and
+/// exits without running the master's Python shutdown a second time.
+pub fn exit_process(py: Python<'_>, code: i32) -> ! {
+    if let Ok(sys) = py.import("sys") {
+        for name in ["stdout", "stderr"] {
+            if let Ok(s) = sys.getattr(name) {
+                let _ = s.call_method0("flush");
+            }
+        }
+    }
+    // SAFETY: terminating the process; nothing runs after this.
+    unsafe { libc::_exit(code) }
+}

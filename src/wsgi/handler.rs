@@ -1,0 +1,259 @@
+//! Running one request through the application.
+//!
+//! Owns: the PEP 3333 call sequence — environ, `app(environ, start_response)`,
+//! iterating the result (fast paths for a list of bytes and for
+//! `wsgi.file_wrapper` over a real file), calling `close()` on the result in
+//! every case, and turning failures into a 500 (before the head is sent) or
+//! an aborted connection (after), with the traceback in the error log.
+//!
+//! Must never: let a Python exception escape, or leave a Python object in
+//! the returned [`Done`] (it is dropped by I/O code that has no GIL).
+
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList};
+
+use crate::http::Version;
+use crate::logging;
+
+use super::app::WsgiApp;
+use super::environ;
+use super::file_wrapper::FileWrapper;
+use super::input::Input;
+use super::responder::{Output, StartResponse};
+use super::{Body, Done, Exchange, FileSend};
+
+/// How much of an unread request body is drained so the connection can be
+/// kept; beyond it the connection closes (as Gunicorn's gthread worker does).
+const DRAIN_LIMIT: usize = 64 * 1024;
+
+fn body_item<'a, 'py>(item: &'a Bound<'py, PyAny>) -> PyResult<&'a Bound<'py, PyBytes>> {
+    item.cast::<PyBytes>().map_err(|_| {
+        let t = item.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+        PyTypeError::new_err(format!("response body items must be bytes, not {t}"))
+    })
+}
+
+/// Runs `ex` through the application; never fails.
+pub fn handle(py: Python<'_>, app: &WsgiApp, mut ex: Exchange) -> Done {
+    let head_request = ex.head.method() == b"HEAD";
+    let http11 = ex.head.version == Version::Http11;
+    let keep_alive = ex.head.keep_alive && !ex.closing;
+    let (data, stream) = match std::mem::replace(&mut ex.body, Body::Empty) {
+        Body::Empty => (BytesMut::new(), None),
+        Body::Full(b) => (BytesMut::from(&b[..]), None),
+        Body::Stream(mut s) => (std::mem::take(&mut s.prefix), Some(s)),
+    };
+    let write_timeout = Duration::from_secs(app.cfg.timeout.max(1));
+    let mut file = None;
+
+    let outcome: Result<(Bound<'_, Input>, Bound<'_, StartResponse>), Done> = (|| {
+        let input = Bound::new(py, Input::new(data, stream)).map_err(|_| internal())?;
+        let sr = Bound::new(py, StartResponse::new(Output::new(ex.fd, keep_alive, head_request, http11, write_timeout)))
+            .map_err(|_| internal())?;
+        let env = match environ::build(py, app, &ex, input.clone().into_any()) {
+            Ok(Ok(env)) => env,
+            Ok(Err(e)) => {
+                logging::error(&e.reason);
+                return Err(simple(e.status));
+            }
+            Err(e) => {
+                logging::error(&format!("Error building environ: {}", app.traceback(py, &e)));
+                return Err(internal());
+            }
+        };
+        let result = match app.app.bind(py).call1((env, sr.clone())) {
+            Ok(r) => {
+                let run = run_result(py, &r, &sr, &mut file);
+                let closed = call_close(&r);
+                run.and(closed)
+            }
+            Err(e) => Err(e),
+        };
+        let result = result.and_then(|()| sr.borrow_mut().out.finish(py));
+        if let Err(e) = result {
+            let mut me = sr.borrow_mut();
+            if me.out.broken {
+                logging::debug(&format!("Client disconnected during {}", String::from_utf8_lossy(ex.head.target())));
+            } else {
+                logging::error(&format!(
+                    "Error handling request {}\n{}",
+                    String::from_utf8_lossy(ex.head.target()),
+                    app.traceback(py, &e)
+                ));
+            }
+            if me.out.headers_sent {
+                me.out.abort = true;
+                me.out.keep_alive = false;
+                file = None;
+            } else {
+                drop(me);
+                let buf = input_stream_buf(&input, &mut ex);
+                return Err(internal_with(buf));
+            }
+        }
+        Ok((input, sr))
+    })();
+
+    let (input, sr) = match outcome {
+        Ok(v) => v,
+        Err(done) => return done,
+    };
+    let mut out = {
+        let mut me = sr.borrow_mut();
+        std::mem::replace(&mut me.out, Output::new(ex.fd, false, false, false, write_timeout))
+    };
+    // What is left of the request body decides whether the connection can
+    // serve another request.
+    let buf = match input.borrow_mut().take_stream() {
+        Some(mut s) => {
+            if !s.done {
+                let clean = !s.send_continue && !s.broken && py.detach(|| s.drain(DRAIN_LIMIT));
+                if !clean {
+                    out.keep_alive = false;
+                }
+            }
+            std::mem::take(&mut s.buf)
+        }
+        None => std::mem::take(&mut ex.buf),
+    };
+    Done {
+        keep_alive: out.keep_alive && !out.abort && !out.broken,
+        abort: out.abort || out.broken,
+        pending: out.pending,
+        file,
+        buf,
+        status: out.status,
+        body_bytes: out.body_bytes,
+        resp_headers: out.resp_headers.unwrap_or_default(),
+    }
+}
+
+fn input_stream_buf(input: &Bound<'_, Input>, ex: &mut Exchange) -> BytesMut {
+    match input.borrow_mut().take_stream() {
+        Some(mut s) => std::mem::take(&mut s.buf),
+        None => std::mem::take(&mut ex.buf),
+    }
+}
+
+fn simple(status: u16) -> Done {
+    Done {
+        keep_alive: false,
+        abort: false,
+        pending: crate::worker::error_bytes(status),
+        file: None,
+        buf: BytesMut::new(),
+        status,
+        body_bytes: 0,
+        resp_headers: Vec::new(),
+    }
+}
+
+fn internal() -> Done {
+    simple(500)
+}
+
+fn internal_with(buf: BytesMut) -> Done {
+    let mut d = simple(500);
+    d.buf = buf;
+    d
+}
+
+/// Calls `result.close()` if it exists (PEP 3333: always, even on error).
+fn call_close(result: &Bound<'_, PyAny>) -> PyResult<()> {
+    if result.hasattr(pyo3::intern!(result.py(), "close"))? {
+        result.call_method0(pyo3::intern!(result.py(), "close"))?;
+    }
+    Ok(())
+}
+
+fn run_result(
+    py: Python<'_>,
+    result: &Bound<'_, PyAny>,
+    sr: &Bound<'_, StartResponse>,
+    file: &mut Option<FileSend>,
+) -> PyResult<()> {
+    // Fast path: a list of bytes, the common case. The total length is known,
+    // so the head carries Content-Length and goes out with the body in one writev.
+    if let Ok(list) = result.cast::<PyList>() {
+        let mut total = 0u64;
+        for item in list.iter() {
+            total += body_item(&item)?.as_bytes().len() as u64;
+        }
+        let mut me = sr.borrow_mut();
+        me.ensure_headers(py, Some(total))?;
+        for item in list.iter() {
+            me.out.body(py, body_item(&item)?.as_bytes())?;
+        }
+        return Ok(());
+    }
+    if let Ok(fw) = result.cast::<FileWrapper>() {
+        if send_file(py, fw, sr, file)? {
+            return Ok(());
+        }
+    }
+    let mut it = result.try_iter()?;
+    // start_response may first be called while the first item is produced.
+    match it.next() {
+        None => {
+            sr.borrow_mut().ensure_headers(py, Some(0))?;
+        }
+        Some(first) => {
+            let first = first?;
+            let mut me = sr.borrow_mut();
+            me.ensure_headers(py, None)?;
+            me.out.body(py, body_item(&first)?.as_bytes())?;
+            drop(me);
+            for item in it {
+                let item = item?;
+                sr.borrow_mut().out.body(py, body_item(&item)?.as_bytes())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The `sendfile(2)` path: only for a wrapper around a regular file with a
+/// real descriptor. Returns false to fall back to iteration.
+fn send_file(
+    py: Python<'_>,
+    fw: &Bound<'_, FileWrapper>,
+    sr: &Bound<'_, StartResponse>,
+    file: &mut Option<FileSend>,
+) -> PyResult<bool> {
+    let filelike = fw.borrow().filelike.bind(py).clone();
+    let Ok(fileno) = filelike.call_method0("fileno").and_then(|f| f.extract::<i32>()) else {
+        return Ok(false);
+    };
+    // SAFETY: fstat on a descriptor number into a zeroed struct.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(fileno, &mut st) } != 0 || (st.st_mode & libc::S_IFMT) != libc::S_IFREG {
+        return Ok(false);
+    }
+    // The logical position of a buffered Python file is tell(), not the OS offset.
+    let offset: u64 = match filelike.call_method0("tell").and_then(|t| t.extract::<u64>()) {
+        Ok(o) => o,
+        // SAFETY: lseek on a valid descriptor.
+        Err(_) => unsafe { libc::lseek(fileno, 0, libc::SEEK_CUR) }.max(0) as u64,
+    };
+    let avail = (st.st_size as u64).saturating_sub(offset);
+    let mut me = sr.borrow_mut();
+    me.ensure_headers(py, Some(avail))?;
+    let len = me.out.take_for_file(avail);
+    if len == 0 {
+        return Ok(true);
+    }
+    // SAFETY: F_DUPFD_CLOEXEC returns a new descriptor we own, or -1.
+    let dup = unsafe { libc::fcntl(fileno, libc::F_DUPFD_CLOEXEC, 0) };
+    if dup < 0 {
+        return Err(std::io::Error::last_os_error().into());
+    }
+    // SAFETY: `dup` is a fresh descriptor owned by nobody else.
+    let owned = unsafe { OwnedFd::from_raw_fd(dup) };
+    *file = Some(FileSend { file: owned, offset, len });
+    Ok(true)
+}

@@ -1,0 +1,267 @@
+//! `wsgi.input`: the request body as a Python file-like object.
+//!
+//! Owns: the body bytes already read by the connection, and, for a body that
+//! streams, the socket reads that fetch more as the application asks. Reads
+//! never go past the end of the body (Content-Length or the chunked
+//! terminator), so the bytes of a pipelined request stay in the buffer that
+//! goes back to the connection.
+//!
+//! Must never: hold the GIL while waiting for the client (reads release it),
+//! or wait longer than `--body-timeout` for one piece of progress.
+
+use std::os::fd::RawFd;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use pyo3::exceptions::{PyIOError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList};
+
+use crate::http::{ChunkedDecoder, HttpError};
+use crate::rawio;
+
+/// How much of the body remains, by framing.
+pub enum Framing {
+    Length(u64),
+    Chunked(ChunkedDecoder),
+}
+
+/// The socket side of a streaming body.
+pub struct StreamBody {
+    pub fd: RawFd,
+    /// Raw bytes read from the socket and not yet decoded.
+    pub buf: BytesMut,
+    pub framing: Framing,
+    pub timeout: Duration,
+    /// `Expect: 100-continue` was received and `100 Continue` is not sent yet:
+    /// it goes out right before the first read from the socket.
+    pub send_continue: bool,
+    pub done: bool,
+    /// Body bytes already decoded by the connection before the app was
+    /// called (a chunked body that outgrew the buffer); handed to `wsgi.input` first.
+    pub prefix: BytesMut,
+    /// The client went away or broke the framing; the connection must close.
+    pub broken: bool,
+}
+
+const READ_CHUNK: usize = 64 * 1024;
+
+impl StreamBody {
+    /// Fetches the next piece of decoded body into `out` (at most about
+    /// `want` bytes). Returns false at the end of the body. Blocks: call it
+    /// with the GIL released.
+    pub fn fill(&mut self, out: &mut BytesMut, want: usize) -> std::io::Result<bool> {
+        if self.done {
+            return Ok(false);
+        }
+        loop {
+            match &mut self.framing {
+                Framing::Length(remaining) => {
+                    if *remaining == 0 {
+                        self.done = true;
+                        return Ok(false);
+                    }
+                    if !self.buf.is_empty() {
+                        let n = (self.buf.len() as u64).min(*remaining).min(want.max(1) as u64)
+                            as usize;
+                        out.extend_from_slice(&self.buf[..n]);
+                        self.buf.advance(n);
+                        *remaining -= n as u64;
+                        if *remaining == 0 {
+                            self.done = true;
+                        }
+                        return Ok(true);
+                    }
+                }
+                Framing::Chunked(dec) => {
+                    if !self.buf.is_empty() {
+                        let d = dec.decode(&self.buf).map_err(http_to_io)?;
+                        let mut got = false;
+                        if let Some(r) = d.data {
+                            out.extend_from_slice(&self.buf[r]);
+                            got = true;
+                        }
+                        self.buf.advance(d.consumed);
+                        if d.done {
+                            self.done = true;
+                            return Ok(got);
+                        }
+                        if got {
+                            return Ok(true);
+                        }
+                        if d.consumed > 0 {
+                            continue;
+                        }
+                    }
+                }
+            }
+            self.read_more()?;
+        }
+    }
+
+    fn read_more(&mut self) -> std::io::Result<()> {
+        if self.send_continue {
+            self.send_continue = false;
+            rawio::write_all(self.fd, b"HTTP/1.1 100 Continue\r\n\r\n", self.timeout)
+                .inspect_err(|_| self.broken = true)?;
+        }
+        let len = self.buf.len();
+        self.buf.resize(len + READ_CHUNK, 0);
+        let r = rawio::read_some(self.fd, &mut self.buf[len..], self.timeout);
+        match r {
+            Ok(0) => {
+                self.buf.truncate(len);
+                self.broken = true;
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "client disconnected before the end of the request body",
+                ))
+            }
+            Ok(n) => {
+                self.buf.truncate(len + n);
+                Ok(())
+            }
+            Err(e) => {
+                self.buf.truncate(len);
+                self.broken = true;
+                Err(e)
+            }
+        }
+    }
+
+    /// Reads and discards the rest of the body, up to `limit` bytes. Returns
+    /// whether the body ended (so the connection can serve the next request).
+    pub fn drain(&mut self, limit: usize) -> bool {
+        let mut sink = BytesMut::new();
+        let mut seen = 0usize;
+        while !self.done && !self.broken {
+            if seen > limit {
+                return false;
+            }
+            sink.clear();
+            match self.fill(&mut sink, READ_CHUNK) {
+                Ok(true) => seen += sink.len(),
+                Ok(false) => break,
+                Err(_) => return false,
+            }
+        }
+        self.done && !self.broken
+    }
+}
+
+fn http_to_io(e: HttpError) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, format!("bad request body: {}", e.reason))
+}
+
+/// The `wsgi.input` object.
+#[pyclass(module = "ferricorn", name = "Input")]
+pub struct Input {
+    /// Decoded body bytes not yet returned to the application.
+    data: BytesMut,
+    stream: Option<StreamBody>,
+}
+
+impl Input {
+    pub fn new(data: BytesMut, stream: Option<StreamBody>) -> Input {
+        Input { data, stream }
+    }
+
+    /// Takes the socket side back once the application returned.
+    pub fn take_stream(&mut self) -> Option<StreamBody> {
+        self.stream.take()
+    }
+
+    /// Fetches more decoded body; false at the end. Releases the GIL.
+    fn fill(&mut self, py: Python<'_>, want: usize) -> PyResult<bool> {
+        let Some(stream) = self.stream.as_mut() else { return Ok(false) };
+        let data = &mut self.data;
+        py.detach(|| stream.fill(data, want)).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::TimedOut {
+                PyIOError::new_err("timed out reading the request body")
+            } else {
+                PyIOError::new_err(e.to_string())
+            }
+        })
+    }
+
+    fn take(&mut self, py: Python<'_>, n: usize) -> Py<PyBytes> {
+        let n = n.min(self.data.len());
+        let out = PyBytes::new(py, &self.data[..n]).unbind();
+        self.data.advance(n);
+        out
+    }
+
+    fn read_line(&mut self, py: Python<'_>, limit: Option<usize>) -> PyResult<Py<PyBytes>> {
+        let mut scanned = 0;
+        loop {
+            let cap = limit.unwrap_or(usize::MAX);
+            if let Some(i) = self.data[scanned..].iter().position(|&b| b == b'\n') {
+                return Ok(self.take(py, (scanned + i + 1).min(cap)));
+            }
+            scanned = self.data.len();
+            if scanned >= cap || !self.fill(py, READ_CHUNK)? {
+                return Ok(self.take(py, scanned.min(cap)));
+            }
+        }
+    }
+}
+
+fn size_arg(size: Option<&Bound<'_, PyAny>>) -> PyResult<Option<usize>> {
+    match size {
+        None => Ok(None),
+        Some(s) if s.is_none() => Ok(None),
+        Some(s) => {
+            let n: i64 = s.extract().map_err(|_| PyValueError::new_err("size must be an integer"))?;
+            Ok(if n < 0 { None } else { Some(n as usize) })
+        }
+    }
+}
+
+#[pymethods]
+impl Input {
+    /// `read()` / `read(-1)` / `read(None)`: the rest of the body; `read(n)`: at most n bytes.
+    #[pyo3(signature = (size=None))]
+    fn read(&mut self, py: Python<'_>, size: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyBytes>> {
+        match size_arg(size)? {
+            None => {
+                while self.fill(py, READ_CHUNK)? {}
+                Ok(self.take(py, self.data.len()))
+            }
+            Some(n) => {
+                while self.data.len() < n && self.fill(py, n - self.data.len())? {}
+                Ok(self.take(py, n))
+            }
+        }
+    }
+
+    #[pyo3(signature = (size=None))]
+    fn readline(&mut self, py: Python<'_>, size: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyBytes>> {
+        let limit = size_arg(size)?;
+        self.read_line(py, limit)
+    }
+
+    /// Every remaining line. The hint is accepted and ignored, as in Gunicorn.
+    #[pyo3(signature = (hint=None))]
+    fn readlines(&mut self, py: Python<'_>, hint: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyList>> {
+        let _ = hint;
+        let list = PyList::empty(py);
+        loop {
+            let line = self.read_line(py, None)?;
+            if line.bind(py).as_bytes().is_empty() {
+                return Ok(list.unbind());
+            }
+            list.append(line)?;
+        }
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyBytes>>> {
+        let line = self.read_line(py, None)?;
+        Ok(if line.bind(py).as_bytes().is_empty() { None } else { Some(line) })
+    }
+
+    fn close(&mut self) {}
+}

@@ -1,0 +1,88 @@
+//! The WSGI bridge (PEP 3333): everything that runs with the GIL held.
+//!
+//! Owns: loading the application, building `environ`, the `start_response`,
+//! `wsgi.input`, `wsgi.errors` and `wsgi.file_wrapper` objects, running the
+//! application and turning what it returns into bytes on the socket.
+//!
+//! The connection task hands over an [`Exchange`] (a parsed request, any body
+//! bytes already read, and the socket's descriptor) and gets back a
+//! [`Done`]: what is left to write, whether the connection may be kept, and
+//! the connection buffer. Every Python object is created and dropped inside
+//! [`handler::handle`], on the thread that holds the GIL, so I/O code never
+//! needs it.
+//!
+//! Must never: parse HTTP (the `http` module did), wait on a socket with the
+//! GIL held, let a Python exception escape to the connection (it becomes a
+//! 500 or an aborted connection and a traceback in the error log), or write
+//! a traceback to the client.
+
+pub mod app;
+pub mod environ;
+pub mod errors;
+pub mod file_wrapper;
+pub mod handler;
+pub mod input;
+pub mod responder;
+
+use std::os::fd::{OwnedFd, RawFd};
+
+use bytes::{Bytes, BytesMut};
+
+use crate::http::RequestHead;
+
+/// The peer of a connection, pre-rendered for `REMOTE_ADDR`/`REMOTE_PORT`.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    pub addr: String,
+    pub port: Option<u16>,
+}
+
+/// How the request body reaches the application.
+pub enum Body {
+    /// No body (no Content-Length and no Transfer-Encoding, or length 0).
+    Empty,
+    /// The whole body, read by the connection before the app was called.
+    Full(Bytes),
+    /// A body larger than `--body-buffer-size`, or one behind
+    /// `Expect: 100-continue`: `wsgi.input` reads it from the socket as the
+    /// application asks, with the GIL released while waiting.
+    Stream(input::StreamBody),
+}
+
+/// One request handed to the application thread.
+pub struct Exchange {
+    pub head: RequestHead,
+    pub body: Body,
+    /// The connection's read buffer: bytes after this request's body (a
+    /// pipelined request) travel with it and come back in [`Done::buf`].
+    /// When the body streams, the buffer lives in the `StreamBody` instead.
+    pub buf: BytesMut,
+    pub fd: RawFd,
+    pub peer: std::sync::Arc<Peer>,
+    pub listener: usize,
+    /// The worker is stopping: answer with `Connection: close`.
+    pub closing: bool,
+}
+
+/// A file body to finish with `sendfile(2)` after the head was written.
+pub struct FileSend {
+    pub file: OwnedFd,
+    pub offset: u64,
+    pub len: u64,
+}
+
+/// What the application thread hands back to the connection.
+pub struct Done {
+    pub keep_alive: bool,
+    /// Close at once after writing `pending`: the response is known broken
+    /// (error after the head was sent, short Content-Length).
+    pub abort: bool,
+    /// Response bytes the socket did not take yet.
+    pub pending: Vec<u8>,
+    pub file: Option<FileSend>,
+    pub buf: BytesMut,
+    pub status: u16,
+    pub body_bytes: u64,
+    /// Response headers, kept only when the access log format needs them.
+    pub resp_headers: Vec<(Vec<u8>, Vec<u8>)>,
+}

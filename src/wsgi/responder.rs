@@ -1,0 +1,425 @@
+//! `start_response`, `write()` and the response's way onto the socket.
+//!
+//! Owns: validating what the application passed to `start_response` (status
+//! line, header names and values), deciding the framing (Content-Length,
+//! chunked, close-delimited, or no body for HEAD/1xx/204/304), writing head
+//! and body with as few system calls as possible (head and first chunk in one
+//! `writev`), and enforcing the application's Content-Length.
+//!
+//! Bytes the socket does not take at once are copied to `pending`; up to the
+//! write budget they are left for the connection task to finish without
+//! Python, beyond it the application thread waits (GIL released) for the
+//! client to catch up, so a slow reader bounds memory instead of growing it.
+//!
+//! Must never: send a header containing CR, LF or NUL, send a body where
+//! HTTP forbids one, send more than the declared Content-Length, or block on
+//! the socket with the GIL held.
+
+use std::os::fd::RawFd;
+use std::time::Duration;
+
+use pyo3::exceptions::{PyAssertionError, PyIOError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString, PyTuple};
+
+use crate::http::{reason_phrase, HttpDate};
+use crate::logging;
+use crate::rawio;
+
+/// Bytes of unsent response a request may leave to the connection task
+/// before the application thread waits for the client.
+pub const WRITE_BUDGET: usize = 1 << 20;
+
+thread_local! {
+    static DATE: std::cell::RefCell<HttpDate> = std::cell::RefCell::new(HttpDate::new());
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// Not decided: headers not sent yet.
+    Unset,
+    Length(u64),
+    Chunked,
+    Close,
+    NoBody,
+}
+
+/// The response side of one exchange.
+pub struct Output {
+    fd: RawFd,
+    pub headers_sent: bool,
+    pub status: u16,
+    framing: Framing,
+    pub keep_alive: bool,
+    head_request: bool,
+    http11: bool,
+    pub pending: Vec<u8>,
+    pub body_bytes: u64,
+    /// A write failed: the client is gone.
+    pub broken: bool,
+    /// The response cannot be completed; close after flushing.
+    pub abort: bool,
+    truncated_logged: bool,
+    write_timeout: Duration,
+    pub resp_headers: Option<Vec<(Vec<u8>, Vec<u8>)>>,
+}
+
+fn is_tchar(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
+}
+
+/// A `str` as latin-1 bytes; errors for code points above U+00FF.
+fn latin1_bytes(s: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u8>> {
+    let s = s
+        .cast::<PyString>()
+        .map_err(|_| PyTypeError::new_err(format!("{what} must be a str, not {}", type_name(s))))?;
+    let t = s.to_str()?;
+    if t.is_ascii() {
+        return Ok(t.as_bytes().to_vec());
+    }
+    t.chars()
+        .map(|c| u8::try_from(c as u32).ok())
+        .collect::<Option<Vec<u8>>>()
+        .ok_or_else(|| PyValueError::new_err(format!("{what} {t:?} is not latin-1 encodable")))
+}
+
+fn type_name(o: &Bound<'_, PyAny>) -> String {
+    o.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into())
+}
+
+impl Output {
+    pub fn new(fd: RawFd, keep_alive: bool, head_request: bool, http11: bool, write_timeout: Duration) -> Output {
+        Output {
+            fd,
+            headers_sent: false,
+            status: 0,
+            framing: Framing::Unset,
+            keep_alive,
+            head_request,
+            http11,
+            pending: Vec::new(),
+            body_bytes: 0,
+            broken: false,
+            abort: false,
+            truncated_logged: false,
+            write_timeout,
+            resp_headers: if logging::access_needs_response_headers() { Some(Vec::new()) } else { None },
+        }
+    }
+
+    /// Validates status and headers and queues the response head.
+    /// `known_len` is the body length when the whole body is already known.
+    pub fn send_headers(
+        &mut self,
+        status: &Bound<'_, PyAny>,
+        headers: &Bound<'_, PyAny>,
+        known_len: Option<u64>,
+    ) -> PyResult<()> {
+        let status_b = latin1_bytes(status, "status")?;
+        if status_b.iter().any(|&c| c < 0x20 && c != b'\t' || c == 0x7f) {
+            return Err(PyValueError::new_err("status contains a control character"));
+        }
+        let code = match status_b.get(..3) {
+            Some(d) if d.iter().all(u8::is_ascii_digit) && (status_b.len() == 3 || status_b[3] == b' ') => {
+                (d[0] - b'0') as u16 * 100 + (d[1] - b'0') as u16 * 10 + (d[2] - b'0') as u16
+            }
+            _ => {
+                return Err(PyValueError::new_err(format!(
+                    "invalid status {:?}: expected 'NNN Reason'",
+                    String::from_utf8_lossy(&status_b)
+                )))
+            }
+        };
+        if code < 100 {
+            return Err(PyValueError::new_err(format!("invalid status code {code}")));
+        }
+        let mut app_len: Option<u64> = None;
+        let mut has_server = false;
+        let mut has_date = false;
+        let mut block = Vec::with_capacity(256);
+        for item in headers.try_iter()? {
+            let item = item?;
+            let pair = item
+                .cast::<PyTuple>()
+                .map_err(|_| PyTypeError::new_err(format!("header must be a (name, value) tuple, not {}", type_name(&item))))?;
+            if pair.len() != 2 {
+                return Err(PyTypeError::new_err("header must be a (name, value) tuple"));
+            }
+            let name = latin1_bytes(&pair.get_item(0)?, "header name")?;
+            let value = latin1_bytes(&pair.get_item(1)?, "header value")?;
+            if name.is_empty() || !name.iter().all(|&c| is_tchar(c)) {
+                return Err(PyValueError::new_err(format!("invalid header name {:?}", String::from_utf8_lossy(&name))));
+            }
+            if value.iter().any(|&c| (c < 0x20 && c != b'\t') || c == 0x7f) {
+                return Err(PyValueError::new_err(format!(
+                    "invalid value for header {:?}: contains a control character",
+                    String::from_utf8_lossy(&name)
+                )));
+            }
+            if name.eq_ignore_ascii_case(b"connection") {
+                // Hop-by-hop: we write our own; "close" from the app is honoured.
+                if value.split(|&c| c == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close")) {
+                    self.keep_alive = false;
+                }
+                continue;
+            }
+            if name.eq_ignore_ascii_case(b"transfer-encoding") || name.eq_ignore_ascii_case(b"keep-alive") {
+                continue; // the server decides the framing
+            }
+            if name.eq_ignore_ascii_case(b"content-length") {
+                let v = value.trim_ascii();
+                if v.is_empty() || !v.iter().all(u8::is_ascii_digit) || app_len.is_some() {
+                    return Err(PyValueError::new_err(format!("invalid Content-Length {:?}", String::from_utf8_lossy(&value))));
+                }
+                app_len = Some(std::str::from_utf8(v).ok().and_then(|s| s.parse().ok()).ok_or_else(|| PyValueError::new_err("Content-Length too large"))?);
+            }
+            has_server |= name.eq_ignore_ascii_case(b"server");
+            has_date |= name.eq_ignore_ascii_case(b"date");
+            block.extend_from_slice(&name);
+            block.extend_from_slice(b": ");
+            block.extend_from_slice(&value);
+            block.extend_from_slice(b"\r\n");
+            if let Some(rh) = self.resp_headers.as_mut() {
+                rh.push((name, value));
+            }
+        }
+
+        let no_body = self.head_request || code < 200 || code == 204 || code == 304;
+        let mut extra: &[u8] = b"";
+        let mut len_line = String::new();
+        self.framing = if no_body {
+            Framing::NoBody
+        } else if let Some(n) = app_len {
+            Framing::Length(n)
+        } else if let Some(n) = known_len {
+            len_line = format!("Content-Length: {n}\r\n");
+            Framing::Length(n)
+        } else if self.http11 {
+            extra = b"Transfer-Encoding: chunked\r\n";
+            Framing::Chunked
+        } else {
+            self.keep_alive = false;
+            Framing::Close
+        };
+
+        let head = &mut self.pending;
+        head.reserve(block.len() + 128);
+        head.extend_from_slice(b"HTTP/1.1 ");
+        head.extend_from_slice(&status_b);
+        if status_b.len() == 3 {
+            head.push(b' ');
+            head.extend_from_slice(reason_phrase(code).as_bytes());
+        }
+        head.extend_from_slice(b"\r\n");
+        if !has_server {
+            head.extend_from_slice(b"Server: ferricorn\r\n");
+        }
+        if !has_date {
+            head.extend_from_slice(b"Date: ");
+            DATE.with(|d| head.extend_from_slice(d.borrow_mut().get()));
+            head.extend_from_slice(b"\r\n");
+        }
+        head.extend_from_slice(&block);
+        head.extend_from_slice(len_line.as_bytes());
+        head.extend_from_slice(extra);
+        if !self.keep_alive {
+            head.extend_from_slice(b"Connection: close\r\n");
+        } else if !self.http11 {
+            head.extend_from_slice(b"Connection: keep-alive\r\n");
+        }
+        head.extend_from_slice(b"\r\n");
+        self.status = code;
+        self.headers_sent = true;
+        Ok(())
+    }
+
+    /// Sends body bytes under the chosen framing.
+    pub fn body(&mut self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
+        if self.broken {
+            return Err(PyIOError::new_err("client disconnected"));
+        }
+        match self.framing {
+            Framing::NoBody | Framing::Unset => Ok(()),
+            Framing::Length(rem) => {
+                let n = (data.len() as u64).min(rem) as usize;
+                if n < data.len() && !self.truncated_logged {
+                    self.truncated_logged = true;
+                    logging::warning("Response body is longer than its Content-Length; extra bytes dropped");
+                }
+                self.framing = Framing::Length(rem - n as u64);
+                self.body_bytes += n as u64;
+                self.output(py, &[&data[..n]])
+            }
+            Framing::Chunked => {
+                if data.is_empty() {
+                    return Ok(()); // an empty chunk would end the body
+                }
+                let size = format!("{:x}\r\n", data.len());
+                self.body_bytes += data.len() as u64;
+                self.output(py, &[size.as_bytes(), data, b"\r\n"])
+            }
+            Framing::Close => {
+                self.body_bytes += data.len() as u64;
+                self.output(py, &[data])
+            }
+        }
+    }
+
+    /// Ends the body: the chunked terminator, or a short Content-Length
+    /// check (fewer bytes than declared → the connection must close).
+    pub fn finish(&mut self, py: Python<'_>) -> PyResult<()> {
+        match self.framing {
+            Framing::Chunked => self.output(py, &[b"0\r\n\r\n"]),
+            Framing::Length(rem) if rem > 0 => {
+                logging::warning(&format!(
+                    "Response body ended {rem} bytes short of its Content-Length; closing the connection"
+                ));
+                self.keep_alive = false;
+                self.abort = true;
+                self.flush_pending(py)
+            }
+            _ => self.flush_pending(py),
+        }
+    }
+
+    /// Writes `pending` and `parts` with one `writev`, keeping what the
+    /// socket did not take; waits for the client beyond the budget.
+    fn output(&mut self, py: Python<'_>, parts: &[&[u8]]) -> PyResult<()> {
+        let total: usize = self.pending.len() + parts.iter().map(|p| p.len()).sum::<usize>();
+        if total == 0 {
+            return Ok(());
+        }
+        let mut iov: Vec<&[u8]> = Vec::with_capacity(4);
+        iov.push(&self.pending);
+        iov.extend_from_slice(parts);
+        let written = match rawio::try_writev(self.fd, &iov) {
+            Ok(n) => n,
+            Err(e) => {
+                self.broken = true;
+                self.pending.clear();
+                return Err(PyIOError::new_err(format!("client disconnected: {e}")));
+            }
+        };
+        if written < total {
+            // Keep the unwritten tail of pending + parts.
+            let mut skip = written;
+            let mut rest = Vec::with_capacity(total - written);
+            for p in std::iter::once(self.pending.as_slice()).chain(parts.iter().copied()) {
+                if skip >= p.len() {
+                    skip -= p.len();
+                } else {
+                    rest.extend_from_slice(&p[skip..]);
+                    skip = 0;
+                }
+            }
+            self.pending = rest;
+            if self.pending.len() > WRITE_BUDGET {
+                self.flush_pending(py)?;
+            }
+        } else {
+            self.pending.clear();
+        }
+        Ok(())
+    }
+
+    /// Waits (GIL released) until every pending byte is written.
+    fn flush_pending(&mut self, py: Python<'_>) -> PyResult<()> {
+        if self.pending.len() <= WRITE_BUDGET {
+            return Ok(()); // the connection task finishes it without Python
+        }
+        let fd = self.fd;
+        let timeout = self.write_timeout;
+        let pending = std::mem::take(&mut self.pending);
+        let r = py.detach(|| rawio::write_all(fd, &pending, timeout));
+        if let Err(e) = r {
+            self.broken = true;
+            return Err(PyIOError::new_err(format!("client disconnected: {e}")));
+        }
+        Ok(())
+    }
+}
+
+/// The `start_response` callable handed to the application.
+#[pyclass(module = "ferricorn", name = "StartResponse")]
+pub struct StartResponse {
+    pub status: Option<Py<PyAny>>,
+    pub headers: Option<Py<PyAny>>,
+    pub out: Output,
+}
+
+impl StartResponse {
+    pub fn new(out: Output) -> StartResponse {
+        StartResponse { status: None, headers: None, out }
+    }
+
+    /// Sends the head now if it has not gone yet.
+    pub fn ensure_headers(&mut self, py: Python<'_>, known_len: Option<u64>) -> PyResult<()> {
+        if self.out.headers_sent {
+            return Ok(());
+        }
+        let (Some(status), Some(headers)) = (self.status.as_ref(), self.headers.as_ref()) else {
+            return Err(PyAssertionError::new_err("the application did not call start_response()"));
+        };
+        let (status, headers) = (status.bind(py).clone(), headers.bind(py).clone());
+        self.out.send_headers(&status, &headers, known_len)
+    }
+}
+
+#[pymethods]
+impl StartResponse {
+    #[pyo3(signature = (status, headers, exc_info=None))]
+    fn __call__(
+        slf: &Bound<'_, Self>,
+        status: Bound<'_, PyAny>,
+        headers: Bound<'_, PyAny>,
+        exc_info: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        {
+            let mut me = slf.borrow_mut();
+            match exc_info.filter(|e| !e.is_none()) {
+                Some(ei) => {
+                    if me.out.headers_sent {
+                        // PEP 3333: too late to change the response; re-raise.
+                        let value = ei.get_item(1)?;
+                        return Err(PyErr::from_value(value));
+                    }
+                }
+                None => {
+                    if me.status.is_some() {
+                        return Err(PyAssertionError::new_err(
+                            "start_response() called a second time without exc_info",
+                        ));
+                    }
+                }
+            }
+            me.status = Some(status.unbind());
+            me.headers = Some(headers.unbind());
+        }
+        Ok(slf.getattr("write")?.unbind())
+    }
+
+    /// The legacy `write(data)` callable returned by `start_response`.
+    fn write(&mut self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        let bytes = data
+            .cast::<PyBytes>()
+            .map_err(|_| PyTypeError::new_err(format!("write() argument must be bytes, not {}", type_name(data))))?;
+        self.ensure_headers(py, None)?;
+        self.out.body(py, bytes.as_bytes())
+    }
+}
+
+impl Output {
+    /// Accounts for `avail` file bytes that the connection will send with
+    /// sendfile; returns how many of them belong to the body.
+    pub fn take_for_file(&mut self, avail: u64) -> u64 {
+        match self.framing {
+            Framing::Length(rem) => {
+                let n = rem.min(avail);
+                self.framing = Framing::Length(rem - n);
+                self.body_bytes += n;
+                n
+            }
+            _ => 0,
+        }
+    }
+}

@@ -288,6 +288,9 @@ impl Arbiter {
                 libc::close(self.pipe_w);
             }
             SIGNAL_PIPE_W.store(-1, Ordering::Relaxed);
+            // Logged by the worker itself, so the bracketed pid is the worker's (as in Gunicorn).
+            // SAFETY: getpid cannot fail.
+            logging::info(&format!("Booting worker with pid: {}", unsafe { libc::getpid() }));
             let boot = WorkerBoot {
                 cfg: &self.cfg,
                 listeners: &self.listeners,
@@ -307,7 +310,6 @@ impl Arbiter {
             ));
             return;
         }
-        logging::info(&format!("Booting worker with pid: {pid}"));
         self.workers.insert(pid, WorkerInfo { slot, age: self.next_age, aborted_at: None });
     }
 

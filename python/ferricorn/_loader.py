@@ -78,6 +78,19 @@ def load(spec: str):
     return app
 
 
+def summarize(exc) -> str:
+    """One line naming the exception and where the user's code raised it."""
+    import traceback
+
+    where = ""
+    frames = traceback.extract_tb(exc.__traceback__)
+    frames = [f for f in frames if "importlib" not in f.filename and not f.filename.endswith("_loader.py")]
+    if frames:
+        where = f" (at {frames[-1].filename}, line {frames[-1].lineno})"
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}{where}"
+
+
 def format_exception(exc) -> str:
     """The traceback text of ``exc`` for the error log."""
     import traceback

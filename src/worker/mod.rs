@@ -21,6 +21,7 @@ pub mod pool;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -85,7 +86,7 @@ impl Worker {
         self.cfg.body_buffer_size
     }
     fn is_closing(&self) -> bool {
-        *self.closing_rx.borrow()
+        *self.closing_rx.borrow() || TERM_RECEIVED.load(Ordering::Relaxed)
     }
     /// Resolves once the worker starts stopping.
     async fn closed(&self) {
@@ -123,10 +124,32 @@ impl Worker {
     }
 }
 
+/// Set by the SIGTERM handler the moment the signal arrives. The event loop
+/// also learns of it through tokio's signal stream (which chains to this
+/// handler), but in inline mode the loop may be inside the application when
+/// the signal lands; this flag makes the loop stop accepting the instant it
+/// gets control back, as Gunicorn's sync worker does.
+static TERM_RECEIVED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_term(_sig: libc::c_int) {
+    TERM_RECEIVED.store(true, Ordering::Relaxed);
+}
+
 extern "C" fn quit_now(_sig: libc::c_int) {
     // Fast stop (INT/QUIT): leave at once, as Gunicorn's workers do.
     // SAFETY: _exit is async-signal-safe.
     unsafe { libc::_exit(0) };
+}
+
+fn install_term_flag() {
+    // SAFETY: a zeroed sigaction with a valid, async-signal-safe handler.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_term as *const () as usize;
+        sa.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(libc::SIGTERM, &sa, std::ptr::null_mut());
+    }
 }
 
 fn install_fast_exit() {
@@ -163,6 +186,7 @@ fn install_stack_dump(py: Python<'_>) {
 /// The worker's life; returns its exit status.
 pub fn run(py: Python<'_>, boot: WorkerBoot<'_>) -> i32 {
     install_fast_exit();
+    install_term_flag();
     let cfg = boot.cfg.clone();
     let app = match WsgiApp::load(py, &cfg, boot.listeners) {
         Ok(app) => Arc::new(app),
@@ -170,8 +194,9 @@ pub fn run(py: Python<'_>, boot: WorkerBoot<'_>) -> i32 {
             logging::error(&msg);
             return WORKER_BOOT_ERROR;
         }
-        Err(LoadError::Traceback(tb)) => {
-            logging::error(&tb);
+        Err(LoadError::Traceback { summary, traceback }) => {
+            logging::error(&summary);
+            logging::debug(&traceback);
             return WORKER_BOOT_ERROR;
         }
     };
@@ -321,7 +346,7 @@ async fn serve_all(
     loop {
         tokio::select! {
             _ = term.recv() => {
-                if !worker.is_closing() {
+                if !*worker.closing_rx.borrow() {
                     logging::info(&format!("Worker exiting (pid: {})", std::process::id()));
                     worker.begin_shutdown();
                 }
@@ -368,6 +393,7 @@ async fn accept_tcp(worker: Rc<Worker>, l: TcpListener, idx: usize) {
             _ = worker.closed() => return,
         };
         match r {
+            Ok(_) if worker.is_closing() => return, // stopping: never serve a new connection
             Ok((s, addr)) => {
                 let _ = s.set_nodelay(true);
                 let peer = Arc::new(Peer { addr: addr.ip().to_string(), port: Some(addr.port()) });
@@ -385,6 +411,7 @@ async fn accept_unix(worker: Rc<Worker>, l: UnixListener, idx: usize) {
             _ = worker.closed() => return,
         };
         match r {
+            Ok(_) if worker.is_closing() => return,
             Ok((s, _)) => {
                 let peer = Arc::new(Peer { addr: String::new(), port: None });
                 tokio::task::spawn_local(conn::serve(worker.clone(), conn::Stream::Unix(s), peer, idx));

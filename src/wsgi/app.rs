@@ -113,8 +113,8 @@ pub struct WsgiApp {
 pub enum LoadError {
     /// A mistake in the spec or environment: one line for the log.
     User(String),
-    /// The user's module raised while importing: its traceback.
-    Traceback(String),
+    /// The user's module raised while importing.
+    Traceback { summary: String, traceback: String },
 }
 
 impl WsgiApp {
@@ -139,13 +139,20 @@ impl WsgiApp {
                 if app_error {
                     return Err(LoadError::User(e.value(py).to_string()));
                 }
+                // One line at ERROR (what failed and where); the whole
+                // traceback at DEBUG for those who ask with --log-level debug.
+                let summary = loader
+                    .call_method1("summarize", (e.value(py),))
+                    .and_then(|t| t.extract::<String>())
+                    .unwrap_or_else(|_| e.to_string());
                 let tb = format_exception
                     .call1(py, (e.value(py),))
                     .and_then(|t| t.extract::<String>(py))
                     .unwrap_or_else(|_| e.to_string());
-                return Err(LoadError::Traceback(format!(
-                    "Exception in worker process while loading {uri:?}:\n{tb}"
-                )));
+                return Err(LoadError::Traceback {
+                    summary: format!("Failed to load application {uri:?}: {summary}"),
+                    traceback: tb,
+                });
             }
         };
         let keys = Keys::new(py);

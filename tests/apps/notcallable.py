@@ -1,0 +1,3 @@
+"""An application attribute that is not callable."""
+
+application = 42

@@ -396,7 +396,7 @@ async fn accept_tcp(worker: Rc<Worker>, l: TcpListener, idx: usize) {
             Ok(_) if worker.is_closing() => return, // stopping: never serve a new connection
             Ok((s, addr)) => {
                 let _ = s.set_nodelay(true);
-                let peer = Arc::new(Peer { addr: addr.ip().to_string(), port: Some(addr.port()) });
+                let peer = Arc::new(Peer { addr: addr.ip().to_string(), port: Some(addr.port().to_string()) });
                 tokio::task::spawn_local(conn::serve(worker.clone(), conn::Stream::Tcp(s), peer, idx));
             }
             Err(e) => accept_backoff(e).await,

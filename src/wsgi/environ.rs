@@ -118,8 +118,8 @@ pub fn build<'py>(
         env.set_item(&k.server_port, port.bind(py))?;
     }
     env.set_item(&k.remote_addr, PyString::new(py, &ex.peer.addr))?;
-    if let Some(port) = ex.peer.port {
-        env.set_item(&k.remote_port, PyString::new(py, itoa(port).as_str()))?;
+    if let Some(port) = &ex.peer.port {
+        env.set_item(&k.remote_port, PyString::new(py, port))?;
     }
 
     let mut name_buf = [0u8; 256];
@@ -186,8 +186,4 @@ pub fn build<'py>(
     }
     env.set_item(&k.wsgi_input, input)?;
     Ok(Ok(env))
-}
-
-fn itoa(n: u16) -> String {
-    n.to_string()
 }

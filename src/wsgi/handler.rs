@@ -15,7 +15,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList};
+use pyo3::types::{PyBytes, PyList, PyTuple};
 
 use crate::http::Version;
 use crate::logging;
@@ -165,6 +165,14 @@ fn internal_with(buf: BytesMut) -> Done {
 
 /// Calls `result.close()` if it exists (PEP 3333: always, even on error).
 fn call_close(result: &Bound<'_, PyAny>) -> PyResult<()> {
+    // Built-in sequences have no close(); asking would raise and swallow an
+    // AttributeError on every request.
+    if result.is_exact_instance_of::<PyList>()
+        || result.is_exact_instance_of::<PyTuple>()
+        || result.is_exact_instance_of::<PyBytes>()
+    {
+        return Ok(());
+    }
     if result.hasattr(pyo3::intern!(result.py(), "close"))? {
         result.call_method0(pyo3::intern!(result.py(), "close"))?;
     }

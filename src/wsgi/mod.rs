@@ -34,7 +34,8 @@ use crate::http::RequestHead;
 #[derive(Debug, Clone)]
 pub struct Peer {
     pub addr: String,
-    pub port: Option<u16>,
+    /// The port, already rendered (once per connection, not per request).
+    pub port: Option<String>,
 }
 
 /// How the request body reaches the application.

@@ -15,6 +15,7 @@
 //! HTTP forbids one, send more than the declared Content-Length, or block on
 //! the socket with the GIL held.
 
+use std::borrow::Cow;
 use std::os::fd::RawFd;
 use std::time::Duration;
 
@@ -69,17 +70,19 @@ fn is_tchar(c: u8) -> bool {
 }
 
 /// A `str` as latin-1 bytes; errors for code points above U+00FF.
-fn latin1_bytes(s: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u8>> {
+/// ASCII strings (nearly all headers) are borrowed from the str itself.
+fn latin1_bytes<'a>(s: &'a Bound<'_, PyAny>, what: &str) -> PyResult<Cow<'a, [u8]>> {
     let s = s
         .cast::<PyString>()
         .map_err(|_| PyTypeError::new_err(format!("{what} must be a str, not {}", type_name(s))))?;
     let t = s.to_str()?;
     if t.is_ascii() {
-        return Ok(t.as_bytes().to_vec());
+        return Ok(Cow::Borrowed(t.as_bytes()));
     }
     t.chars()
         .map(|c| u8::try_from(c as u32).ok())
         .collect::<Option<Vec<u8>>>()
+        .map(Cow::Owned)
         .ok_or_else(|| PyValueError::new_err(format!("{what} {t:?} is not latin-1 encodable")))
 }
 
@@ -145,8 +148,9 @@ impl Output {
             if pair.len() != 2 {
                 return Err(PyTypeError::new_err("header must be a (name, value) tuple"));
             }
-            let name = latin1_bytes(&pair.get_item(0)?, "header name")?;
-            let value = latin1_bytes(&pair.get_item(1)?, "header value")?;
+            let (name_obj, value_obj) = (pair.get_item(0)?, pair.get_item(1)?);
+            let name = latin1_bytes(&name_obj, "header name")?;
+            let value = latin1_bytes(&value_obj, "header value")?;
             if name.is_empty() || !name.iter().all(|&c| is_tchar(c)) {
                 return Err(PyValueError::new_err(format!("invalid header name {:?}", String::from_utf8_lossy(&name))));
             }
@@ -180,7 +184,7 @@ impl Output {
             block.extend_from_slice(&value);
             block.extend_from_slice(b"\r\n");
             if let Some(rh) = self.resp_headers.as_mut() {
-                rh.push((name, value));
+                rh.push((name.into_owned(), value.into_owned()));
             }
         }
 

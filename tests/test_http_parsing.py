@@ -313,3 +313,16 @@ def test_leading_empty_lines_tolerated(srv):
     """RFC 9112 2.2: a server SHOULD ignore at least one empty line before the request line."""
     r = exchange(srv.port, b"\r\nGET /after-crlf HTTP/1.1\r\nHost: x\r\n\r\n")
     assert r.status == 200 and r.body == b"ok path=/after-crlf"
+
+
+def test_http10_with_transfer_encoding_framing_is_faulty(srv):
+    """RFC 9112 6.1: HTTP/1.0 + Transfer-Encoding: treat framing as faulty and close after."""
+    raw = (b"POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked(b"hello")
+           + b"GET /after HTTP/1.0\r\n\r\n")
+    with RawConnection(srv.port) as c:
+        c.send(raw)
+        r = c.read_response()
+        assert r.status in (200, 400), r
+        closed, extra = c.is_closed(5)
+        assert closed
+        assert b"after" not in extra

@@ -88,6 +88,23 @@ def test_pipelining_in_order(srv):
             assert r.body == b"ok path=/p%d" % i
 
 
+def test_pipelining_deep(srv):
+    n = 200
+    with RawConnection(srv.port, timeout=20) as c:
+        c.send(b"".join(req("GET", "/deep%d" % i) for i in range(n)))
+        for i in range(n):
+            assert c.read_response().body == b"ok path=/deep%d" % i
+
+
+def test_pipelining_large_responses_client_reads_late(srv):
+    with RawConnection(srv.port, timeout=30) as c:
+        c.send(b"".join(req("GET", "/big?n=1000000") for _ in range(8)) + req("GET", "/end"))
+        time.sleep(0.5)
+        for _ in range(8):
+            assert c.read_response().body == pattern_bytes(1000000)
+        assert c.read_response().body == b"ok path=/end"
+
+
 def test_pipelining_mixed_methods_and_bodies(srv):
     data = (req("POST", "/echo", body=b"first")
             + req("HEAD", "/big?n=1000")
@@ -167,6 +184,14 @@ def test_head_on_streaming_response_sends_no_chunks(srv):
         c.send(req("GET", "/after-head"))
         r2 = c.read_response()
         assert r2.status == 200 and r2.body == b"ok path=/after-head", r2
+
+
+def test_head_with_write_callable(srv):
+    with RawConnection(srv.port) as c:
+        c.send(req("HEAD", "/write") + req("GET", "/after"))
+        r = c.read_response(method="HEAD")
+        assert r.status == 200 and r.body == b""
+        assert c.read_response().body == b"ok path=/after"
 
 
 @pytest.mark.parametrize("code", [204, 304])
@@ -524,3 +549,18 @@ def test_default_limit_request_field_size(srv):
     assert ok.status == 200
     r = exchange(srv.port, req("GET", "/", headers=[("X-Big", "v" * 9000)]))
     assert r.status == 431 and r.closes
+
+
+# -- one stalled client must not block the others (single worker) ----------------------------
+
+@pytest.mark.parametrize("stall", [
+    b"GET / HTTP/1.1\r\nHost: x\r\nX-Partial",
+    b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly part of the body",
+    b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel",
+], ids=["partial-head", "partial-body", "partial-chunk"])
+def test_stalled_client_does_not_block_others(srv, stall):
+    with RawConnection(srv.port) as stalled:
+        stalled.send(stall)
+        time.sleep(0.2)
+        r = exchange(srv.port, req("GET", "/unblocked"), timeout=8)
+        assert r.body == b"ok path=/unblocked"

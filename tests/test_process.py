@@ -80,9 +80,27 @@ def test_threads_serve_concurrently(server_factory):
     assert slow.result(20).status == 200
 
 
+def test_idle_keepalive_connections_do_not_starve_threads(server_factory):
+    srv = server_factory("app:application", "-w", "1", "--threads", "2", "--keep-alive", "30")
+    conns = []
+    try:
+        for i in range(6):
+            c = RawConnection(srv.port)
+            conns.append(c)
+            c.send(req("GET", "/idle%d" % i))
+            assert c.read_response().status == 200
+        r = exchange(srv.port, req("GET", "/fresh"), timeout=8)
+        assert r.body == b"ok path=/fresh"
+    finally:
+        for c in conns:
+            c.close()
+
+
 def test_workers_serve_concurrently(server_factory):
     srv = server_factory("app:application", "-w", "2")
     srv.wait_workers(2)
+    env = exchange(srv.port, req("GET", "/environ")).json()
+    assert env["wsgi.multiprocess"] is True and env["wsgi.multithread"] is False
     slow = BackgroundRequest(srv.port, "/sleep?s=4&id=wconc")
     wait_started(srv, "wconc")
     r = exchange(srv.port, req("GET", "/quick"), timeout=10)
@@ -232,6 +250,27 @@ def test_term_with_idle_keepalive_connection(server_factory):
         code = srv.wait_exit(15)
         assert code == 0, "exit %r (None = still running 15s after TERM)" % code
         assert c.is_closed(5)[0]
+
+
+def test_workers_exit_when_master_is_killed(server_factory):
+    """Orphaned workers notice the master is gone and exit (they would hold the port)."""
+    srv = server_factory("app:application", "-w", "2")
+    pids = srv.wait_workers(2)
+    os.kill(srv.pid, signal.SIGKILL)
+    srv.wait_exit(5)
+
+    def gone():
+        for p in pids:
+            try:
+                with open("/proc/%d/stat" % p) as f:
+                    state = f.read().rsplit(")", 1)[1].split()[0]
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if state != "Z":  # a zombie has exited (its new parent may not reap it)
+                return False
+        return True
+
+    wait_for(gone, timeout=30, what="workers to exit after the master was SIGKILLed")
 
 
 # -- boot failures -----------------------------------------------------------------------------

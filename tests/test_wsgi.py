@@ -95,6 +95,12 @@ def test_request_method(srv, method):
     assert env["REQUEST_METHOD"] == method
 
 
+def test_path_info_encoded_slash_decoded(srv):
+    env = environ(srv, target="/environ/a%2Fb")
+    assert env["PATH_INFO"] == "/environ/a/b"
+    assert env["RAW_URI"] == "/environ/a%2Fb"
+
+
 def test_path_info_percent_decoded_latin1(srv):
     env = environ(srv, target="/environ/caf%C3%A9/%E9%7E?q=%C3%A9")
     assert env["PATH_INFO"] == "/environ/caf\u00c3\u00a9/\u00e9~"
@@ -146,6 +152,12 @@ def test_script_name_from_env(script_srv):
     assert env["SCRIPT_NAME"] == "/app"
     assert env["PATH_INFO"] == "/environ/x"
     assert env["RAW_URI"] == "/app/environ/x?y=1"
+
+
+def test_script_name_exact_path(script_srv):
+    r = exchange(script_srv.port, req("GET", "/app"))
+    assert r.status == 200
+    assert r.body == b"ok path="
 
 
 def test_wsgi_errors_goes_to_error_log(srv):
@@ -248,6 +260,21 @@ def test_input_streamed_large_body(srv, mode, te_chunked):
     assert res["after_eof"] == ["", "", ""]
 
 
+LONG_LINE = b"L" * 200_000 + b"\nshort\n" + b"M" * 100_000
+
+
+def test_input_streamed_readline_very_long_line(srv):
+    res = input_call(srv, "readline", LONG_LINE)
+    assert res["nlines"] == 3
+    assert res["sha256"] == hashlib.sha256(LONG_LINE).hexdigest()
+
+
+def test_input_streamed_readline_limit(srv):
+    res = input_call(srv, "readline_limit", LONG_LINE, extra="&limit=70000")
+    assert res["max_line"] <= 70000
+    assert res["sha256"] == hashlib.sha256(LONG_LINE).hexdigest()
+
+
 def test_input_body_sent_slowly(srv):
     body = b"x" * 100_000
     with RawConnection(srv.port, timeout=20) as c:
@@ -257,6 +284,34 @@ def test_input_body_sent_slowly(srv):
             time.sleep(0.05)
         r = c.read_response()
     assert r.json() == {"len": len(body), "sha256": hashlib.sha256(body).hexdigest()}
+
+
+def test_small_body_read_before_app_is_called(srv):
+    """A body up to --body-buffer-size is read by the core before the app runs."""
+    ident = "pre%d" % time.time_ns()
+    with RawConnection(srv.port) as c:
+        c.send(b"POST /sleep?s=0&id=%s HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" % ident.encode()
+               + b"a" * 50)
+        time.sleep(0.5)
+        assert not (srv.mark_dir / ("started-" + ident)).exists(), "app called before the small body arrived"
+        c.send(b"a" * 50)
+        r = c.read_response()
+        assert r.status == 200
+    assert (srv.mark_dir / ("started-" + ident)).exists()
+
+
+def test_large_body_streams_to_app(srv):
+    """A body above --body-buffer-size is not buffered whole: the app starts before it ends."""
+    ident = "stream%d" % time.time_ns()
+    n = 1_000_000
+    with RawConnection(srv.port, timeout=20) as c:
+        c.send(b"POST /sleep?s=0&id=%s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (ident.encode(), n)
+               + b"b" * 100_000)
+        wait_for(lambda: (srv.mark_dir / ("started-" + ident)).exists(), timeout=5,
+                 what="the app to be called while the large body is still arriving")
+        c.send(b"b" * (n - 100_000))
+        r = c.read_response()
+        assert r.status == 200
 
 
 def test_upload_20mib(srv):
@@ -467,6 +522,32 @@ def test_file_wrapper_real_file(srv, size):
         c.send(req("GET", "/after"))
         assert c.read_response().body == b"ok path=/after"
     wait_for(lambda: (srv.mark_dir / ("file-closed-" + ident)).exists(), timeout=5, what="file_wrapper close()")
+
+
+def test_file_wrapper_uses_sendfile_not_read(srv):
+    """A real file is sent with sendfile: Python-level read()/readinto() are never called."""
+    ident = "sf%d" % time.time_ns()
+    r = exchange(srv.port, req("GET", "/file?kind=real&size=500000&id=" + ident), timeout=30)
+    assert r.body == pattern_bytes(500000)
+    wait_for(lambda: (srv.mark_dir / ("file-closed-" + ident)).exists(), timeout=5, what="file_wrapper close()")
+    assert not (srv.mark_dir / ("file-read-" + ident)).exists(), "file was read through Python, not sendfile"
+
+
+def test_file_wrapper_starts_at_current_offset(srv):
+    r = exchange(srv.port, req("GET", "/file?kind=real&size=100000&offset=1000"), timeout=30)
+    assert r.header("Content-Length") == "99000"
+    assert r.body == pattern_bytes(100000)[1000:]
+
+
+def test_file_wrapper_content_length_shorter_than_file(srv):
+    with RawConnection(srv.port, timeout=30) as c:
+        c.send(req("GET", "/file?kind=real&size=100000&cl=5000"))
+        r = c.read_response()
+        assert r.body == pattern_bytes(5000)
+        c.send(req("GET", "/after"))
+        rest = c.read_available(2.0)
+    if rest:
+        assert rest.startswith(b"HTTP/1.1 200") and rest.endswith(b"ok path=/after"), rest[:200]
 
 
 def test_file_wrapper_without_content_length(srv):

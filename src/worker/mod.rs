@@ -361,6 +361,8 @@ async fn serve_all(
             }
         }
         if worker.is_closing() {
+            // Also when only the raw TERM flag is set: wake idle connections.
+            worker.begin_shutdown();
             break;
         }
     }

@@ -212,9 +212,11 @@ fn run_result(
         }
         Some(first) => {
             let first = first?;
+            // Check the item before the head goes out, so a wrong type is still a clean 500.
+            let first = body_item(&first)?;
             let mut me = sr.borrow_mut();
             me.ensure_headers(py, None)?;
-            me.out.body(py, body_item(&first)?.as_bytes())?;
+            me.out.body(py, first.as_bytes())?;
             drop(me);
             for item in it {
                 let item = item?;

@@ -192,6 +192,22 @@ class MarkFile(io.FileIO):
 
     ident = None
 
+    def _note_read(self):
+        if self.ident:
+            mark("file-read-" + self.ident)
+
+    def read(self, *a):
+        self._note_read()
+        return super().read(*a)
+
+    def readinto(self, b):
+        self._note_read()
+        return super().readinto(b)
+
+    def readall(self):
+        self._note_read()
+        return super().readall()
+
     def close(self):
         if self.ident and not self.closed:
             mark("file-closed-" + self.ident)
@@ -373,9 +389,12 @@ def application(environ, start_response):
         if kind in ("real", "real_nocl"):
             f = MarkFile(data_file(size), "r")
             f.ident = q.get("id")
+            offset = int(q.get("offset", "0"))
+            if offset:
+                f.seek(offset)
             headers = [("Content-Type", "application/octet-stream")]
             if kind == "real":
-                headers.append(("Content-Length", str(size)))
+                headers.append(("Content-Length", q.get("cl", str(size - offset))))
             start_response("200 OK", headers)
             if "blksize" in q:
                 return fw(f, int(q["blksize"]))

@@ -214,6 +214,7 @@ impl Arbiter {
                     }
                     libc::SIGUSR1 => {
                         logging::info("Handling signal: usr1");
+                        logging::reopen();
                         self.kill_all(libc::SIGUSR1);
                     }
                     other => {

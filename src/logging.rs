@@ -21,7 +21,7 @@ use crate::config::LogLevel;
 enum Sink {
     Stderr,
     Stdout,
-    File(File),
+    File(File, String),
 }
 
 impl Sink {
@@ -29,7 +29,7 @@ impl Sink {
         match spec {
             "-" if default_stdout => Ok(Sink::Stdout),
             "-" => Ok(Sink::Stderr),
-            path => Ok(Sink::File(OpenOptions::new().create(true).append(true).open(path)?)),
+            path => Ok(Sink::File(open_append(path)?, path.to_string())),
         }
     }
 
@@ -38,8 +38,40 @@ impl Sink {
         let _ = match self {
             Sink::Stderr => std::io::stderr().lock().write_all(line),
             Sink::Stdout => std::io::stdout().lock().write_all(line),
-            Sink::File(f) => f.write_all(line),
+            Sink::File(f, _) => f.write_all(line),
         };
+    }
+}
+
+fn open_append(path: &str) -> std::io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
+impl Sink {
+    /// Reopens a file sink by its path (after logrotate moved it away).
+    fn reopen(&mut self) {
+        if let Sink::File(f, path) = self {
+            match open_append(path) {
+                Ok(new) => *f = new,
+                Err(e) => {
+                    let _ = std::io::stderr()
+                        .write_all(format!("ferricorn: cannot reopen log {path:?}: {e}\n").as_bytes());
+                }
+            }
+        }
+    }
+}
+
+/// Reopens every log file (SIGUSR1), as Gunicorn does for logrotate.
+pub fn reopen() {
+    let Some(l) = LOGGER.get() else { return };
+    if let Ok(mut s) = l.error.lock() {
+        s.reopen();
+    }
+    if let Some((sink, _)) = &l.access {
+        if let Ok(mut s) = sink.lock() {
+            s.reopen();
+        }
     }
 }
 
@@ -157,7 +189,7 @@ pub fn error_fd() -> i32 {
     match LOGGER.get().and_then(|l| l.error.lock().ok().map(|s| match &*s {
         Sink::Stderr => 2,
         Sink::Stdout => 1,
-        Sink::File(f) => f.as_raw_fd(),
+        Sink::File(f, _) => f.as_raw_fd(),
     })) {
         Some(fd) => fd,
         None => 2,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import APPS_DIR, TESTS_DIR, free_port, run_cli, server_command, wait_for
+from conftest import APPS_DIR, free_port, run_cli, wait_for
 from rawhttp import build_request, exchange
 
 LOG_LINE_RE = r"^\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} [+-]\d{4}\] \[(\d+)\] \[(\w+)\] (.*)$"
@@ -261,6 +261,7 @@ def test_log_file_alias(server_factory, tmp_path):
     err = tmp_path / "log-file.log"
     srv = server_factory("app:application", "--log-file", str(err))
     wait_for(lambda: err.exists() and "Listening at:" in err.read_text(), timeout=5, what="--log-file output")
+    assert "Listening at:" not in srv.stderr()
 
 
 def test_log_level_warning_hides_info(server_factory):

@@ -39,6 +39,9 @@ VALID = [
     ("query_and_path", b"GET /a/b?c=d&e HTTP/1.1\r\n" + H.encode() + b"\r\n", b"ok path=/a/b"),
     ("percent_encoded_path", b"GET /%7Euser HTTP/1.1\r\n" + H.encode() + b"\r\n", b"ok path=/~user"),
     ("absolute_form", b"GET http://localhost/abs?x=1 HTTP/1.1\r\n" + H.encode() + b"\r\n", b"ok path=/abs"),
+    ("host_ipv6_literal_port", b"GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", b"ok path=/"),
+    ("host_empty_port", b"GET / HTTP/1.1\r\nHost: example.com:\r\n\r\n", b"ok path=/"),
+    ("host_sub_delims", b"GET / HTTP/1.1\r\nHost: a-b.c_d~e!$&'()*+,;=\r\n\r\n", b"ok path=/"),
     ("custom_token_method", b"PURGE /m HTTP/1.1\r\n" + H.encode() + b"\r\n", b"ok path=/m"),
     ("method_with_dash", b"M-SEARCH /m HTTP/1.1\r\n" + H.encode() + b"\r\n", b"ok path=/m"),
     ("options_star", b"OPTIONS * HTTP/1.1\r\n" + H.encode() + b"\r\n", None),
@@ -73,6 +76,11 @@ INVALID = [
     ("missing_host_http11", b"GET / HTTP/1.1\r\n\r\n", 400),
     ("duplicate_host", GET + b"Host: a\r\nHost: b\r\n\r\n", 400),
     ("duplicate_host_same_value", GET + b"Host: a\r\nHost: a\r\n\r\n", 400),
+    # RFC 9110 7.2: a Host field with an invalid value MUST get a 400
+    ("host_with_space", GET + b"Host: a b\r\n\r\n", 400),
+    ("host_with_slash", GET + b"Host: a/b\r\n\r\n", 400),
+    ("host_with_userinfo", GET + b"Host: user@a\r\n\r\n", 400),
+    ("host_bad_port", GET + b"Host: a:port\r\n\r\n", 400),
     # framing
     ("content_length_and_chunked", b"POST /echo HTTP/1.1\r\n" + H.encode()
      + b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked(b"hello"), 400),

@@ -11,9 +11,11 @@ from rawhttp import IMF_FIXDATE_RE, RawConnection, build_request, chunked, excha
 from apps.app import pattern_bytes
 
 
-@pytest.fixture(scope="module")
-def srv(module_server_factory):
-    return module_server_factory("app:application", "-w", "1", "--keep-alive", "5")
+@pytest.fixture(scope="module", params=["inline", "threads"])
+def srv(request, module_server_factory):
+    """Every test runs against both dispatch modes: -w 1, and -w 1 --threads 4."""
+    args = ["-w", "1", "--keep-alive", "5"] + (["--threads", "4"] if request.param == "threads" else [])
+    return module_server_factory("app:application", *args)
 
 
 def req(method="GET", target="/", **kw):

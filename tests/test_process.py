@@ -309,3 +309,53 @@ def test_boot_failure_leaves_no_processes(tmp_path):
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", port))
+
+
+# -- Gunicorn's other signals (beyond the written contract, but part of "drop-in") -------------
+
+def test_hup_replaces_workers(server_factory):
+    srv = server_factory("app:application", "-w", "2")
+    old = set(srv.wait_workers(2))
+    srv.signal(signal.SIGHUP)
+    srv.wait_workers(4, timeout=15)
+    new = set(srv.worker_pids()) - old
+    assert len(new) == 2
+    wait_for(lambda: all(not _running(p) for p in old), timeout=15, what="old workers to exit after HUP")
+    assert exchange(srv.port, req("GET", "/after-hup")).status == 200
+    assert srv.alive()
+
+
+def test_ttin_ttou_change_worker_count(server_factory):
+    srv = server_factory("app:application", "-w", "1")
+    srv.wait_workers(1)
+    srv.signal(signal.SIGTTIN)
+    srv.wait_workers(2, timeout=15)
+    srv.signal(signal.SIGTTOU)
+    wait_for(lambda: sum(_running(p) for p in srv.worker_pids()) == 1, timeout=15, what="one worker after TTOU")
+    assert exchange(srv.port, req("GET", "/")).status == 200
+
+
+def test_usr1_reopens_logs_without_killing_workers(server_factory, tmp_path):
+    log = tmp_path / "access.log"
+    srv = server_factory("app:application", "-w", "2", "--access-logfile", str(log))
+    pids = srv.wait_workers(2)
+    exchange(srv.port, req("GET", "/before-rotate"))
+    wait_for(lambda: log.exists() and "/before-rotate" in log.read_text(), timeout=5, what="access log")
+    log.rename(tmp_path / "access.log.1")
+    srv.signal(signal.SIGUSR1)
+    time.sleep(1.0)
+    assert srv.worker_pids() == pids, "USR1 must not kill or replace workers:\n" + srv.stderr()[-2000:]
+    for p in pids:
+        assert _running(p)
+    for _ in range(4):
+        exchange(srv.port, req("GET", "/after-rotate"))
+    wait_for(lambda: log.exists() and "/after-rotate" in log.read_text(), timeout=5,
+             what="access log reopened at its path after USR1")
+
+
+def _running(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -13,9 +13,13 @@ from rawhttp import IncompleteResponse, RawConnection, build_request, chunked, e
 from apps.app import pattern_bytes
 
 
-@pytest.fixture(scope="module")
-def srv(module_server_factory):
-    return module_server_factory("app:application", "-w", "1")
+@pytest.fixture(scope="module", params=["inline", "threads"])
+def srv(request, module_server_factory):
+    """Every test runs against both dispatch modes: -w 1, and -w 1 --threads 4."""
+    args = ["-w", "1"] + (["--threads", "4"] if request.param == "threads" else [])
+    s = module_server_factory("app:application", *args)
+    s.mode = request.param
+    return s
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +77,7 @@ def test_environ_wsgi_keys(srv):
     env = environ(srv)
     assert env["wsgi.version"] == [1, 0] and env["__version_is_tuple__"]
     assert env["wsgi.url_scheme"] == "http"
-    assert env["wsgi.multithread"] is False
+    assert env["wsgi.multithread"] is (srv.mode == "threads")
     assert env["wsgi.multiprocess"] is False
     assert env["wsgi.run_once"] is False
     assert env["wsgi.input_terminated"] is True

@@ -741,6 +741,47 @@ fn parse_request_line(line: &[u8], limits: &Limits) -> Result<RequestLine, HttpE
     })
 }
 
+/// `uri-host [ ":" port ]` (RFC 9110 §7.2, RFC 3986 §3.2.2), or empty.
+fn valid_host(v: &[u8]) -> bool {
+    let port_ok = |p: &[u8]| p.len() <= 5 && p.iter().all(u8::is_ascii_digit);
+    if let Some(rest) = v.strip_prefix(b"[") {
+        // IP-literal: IPv6 (hex, ':' and an embedded IPv4's '.') or IPvFuture.
+        let Some(close) = rest.iter().position(|&c| c == b']') else { return false };
+        let (lit, after) = (&rest[..close], &rest[close + 1..]);
+        let lit_ok = !lit.is_empty()
+            && lit.iter().all(|&c| c.is_ascii_hexdigit() || matches!(c, b':' | b'.' | b'v' | b'V'));
+        return lit_ok
+            && match after {
+                [] => true,
+                [b':', port @ ..] => port_ok(port),
+                _ => false,
+            };
+    }
+    let (host, port) = match v.iter().rposition(|&c| c == b':') {
+        Some(i) => (&v[..i], Some(&v[i + 1..])),
+        None => (v, None),
+    };
+    let mut i = 0;
+    while i < host.len() {
+        let c = host[i];
+        if c == b'%' {
+            // pct-encoded
+            if !(host.get(i + 1).is_some_and(u8::is_ascii_hexdigit) && host.get(i + 2).is_some_and(u8::is_ascii_hexdigit)) {
+                return false;
+            }
+            i += 3;
+            continue;
+        }
+        let ok = c.is_ascii_alphanumeric()
+            || matches!(c, b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=');
+        if !ok {
+            return false;
+        }
+        i += 1;
+    }
+    port.is_none_or(port_ok)
+}
+
 fn parse_version(v: &[u8]) -> Result<Version, HttpError> {
     match *v {
         [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
@@ -1165,6 +1206,10 @@ fn analyze(
                 hosts += 1;
                 if hosts > 1 {
                     return Err(HttpError::bad_request("duplicate Host header"));
+                }
+                // RFC 9112 §3.2: an invalid Host value is a 400 as well.
+                if !valid_host(get(h.value)) {
+                    return Err(HttpError::bad_request("invalid Host header"));
                 }
             }
             6 if name.eq_ignore_ascii_case(b"expect") => {
@@ -1979,6 +2024,16 @@ X-Latin: caf\xe9 \xff\r\n!#$%&'*+-.^_`|~09azAZ: tokens\r\nX_Under: kept\r\n\r\n"
         );
         assert_eq!(e, E_OBS_FOLD);
         assert_eq!(bad(b"GET / HTTP/1.1\r\n Host: x\r\n\r\n"), 400);
+    }
+
+    #[test]
+    fn host_values() {
+        for v in ["example.com", "example.com:8080", "0.0.0.0=5000", "[::1]", "[::1]:80", "a%20b", "", "x:"] {
+            assert!(valid_host(v.as_bytes()), "{v}");
+        }
+        for v in ["a b", "a/b", "user@a", "a:port", "[::1", "[::1]x", "a:123456", "a%2", "a\\b"] {
+            assert!(!valid_host(v.as_bytes()), "{v}");
+        }
     }
 
     #[test]

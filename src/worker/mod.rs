@@ -141,14 +141,23 @@ extern "C" fn quit_now(_sig: libc::c_int) {
     unsafe { libc::_exit(0) };
 }
 
-fn install_term_flag() {
-    // SAFETY: a zeroed sigaction with a valid, async-signal-safe handler.
-    unsafe {
-        let mut sa: libc::sigaction = std::mem::zeroed();
-        sa.sa_sigaction = on_term as *const () as usize;
-        sa.sa_flags = libc::SA_RESTART;
-        libc::sigemptyset(&mut sa.sa_mask);
-        libc::sigaction(libc::SIGTERM, &sa, std::ptr::null_mut());
+/// Set when SIGUSR1 arrives before the event loop watches for it.
+static USR1_RECEIVED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_usr1(_sig: libc::c_int) {
+    USR1_RECEIVED.store(true, Ordering::Relaxed);
+}
+
+fn install_flag_handlers() {
+    for (sig, handler) in [(libc::SIGTERM, on_term as *const ()), (libc::SIGUSR1, on_usr1 as *const ())] {
+        // SAFETY: a zeroed sigaction with a valid, async-signal-safe handler.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = handler as usize;
+            sa.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
     }
 }
 
@@ -186,7 +195,7 @@ fn install_stack_dump(py: Python<'_>) {
 /// The worker's life; returns its exit status.
 pub fn run(py: Python<'_>, boot: WorkerBoot<'_>) -> i32 {
     install_fast_exit();
-    install_term_flag();
+    install_flag_handlers();
     let cfg = boot.cfg.clone();
     let app = match WsgiApp::load(py, &cfg, boot.listeners) {
         Ok(app) => Arc::new(app),
@@ -341,6 +350,13 @@ async fn serve_all(
         }
     }
 
+    let mut usr1 = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1()) {
+        Ok(s) => s,
+        Err(e) => {
+            logging::error(&format!("Cannot watch SIGUSR1: {e}"));
+            return 1;
+        }
+    };
     let mut beat = tokio::time::interval(Duration::from_millis(500));
     beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -351,7 +367,14 @@ async fn serve_all(
                     worker.begin_shutdown();
                 }
             }
+            _ = usr1.recv() => {
+                USR1_RECEIVED.store(false, Ordering::Relaxed);
+                logging::reopen();
+            }
             _ = beat.tick() => {
+                if USR1_RECEIVED.swap(false, Ordering::Relaxed) {
+                    logging::reopen();
+                }
                 scoreboard.beat(slot);
                 // SAFETY: getppid cannot fail.
                 if unsafe { libc::getppid() } != master_pid && !worker.is_closing() {

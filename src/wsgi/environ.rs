@@ -59,6 +59,12 @@ pub fn percent_decode(path: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     std::borrow::Cow::Owned(out)
 }
 
+/// Whether two header names map to the same environ key.
+fn same_key(a: &[u8], b: &[u8]) -> bool {
+    let norm = |c: u8| if c == b'-' { b'_' } else { c.to_ascii_uppercase() };
+    a.len() == b.len() && a.iter().zip(b).all(|(&x, &y)| norm(x) == norm(y))
+}
+
 /// The problem that makes a request unanswerable by the app (mapped to a status).
 pub struct EnvironError {
     pub status: u16,
@@ -74,7 +80,10 @@ pub fn build<'py>(
 ) -> PyResult<Result<Bound<'py, PyDict>, EnvironError>> {
     let k = &app.keys;
     let head = &ex.head;
-    let env = app.template.bind(py).copy()?;
+    let Some(template) = app.templates.get(ex.listener) else {
+        return Ok(Err(EnvironError { status: 500, reason: "unknown listener".into() }));
+    };
+    let env = template.bind(py).copy()?;
 
     let method = head.method();
     match k.methods.iter().find(|(m, _)| *m == method) {
@@ -113,17 +122,13 @@ pub fn build<'py>(
             Version::Http11 => k.http_11.bind(py),
         },
     )?;
-    if let Some((name, port)) = app.servers.get(ex.listener) {
-        env.set_item(&k.server_name, name.bind(py))?;
-        env.set_item(&k.server_port, port.bind(py))?;
-    }
-    env.set_item(&k.remote_addr, PyString::new(py, &ex.peer.addr))?;
+    env.set_item(&k.remote_addr, latin1(py, ex.peer.addr.as_bytes())?)?;
     if let Some(port) = &ex.peer.port {
-        env.set_item(&k.remote_port, PyString::new(py, port))?;
+        env.set_item(&k.remote_port, latin1(py, port.as_bytes())?)?;
     }
 
     let mut name_buf = [0u8; 256];
-    for h in &head.headers {
+    for (i, h) in head.headers.iter().enumerate() {
         let name = head.bytes(h.name);
         let value = head.bytes(h.value);
         if name.contains(&b'_') {
@@ -175,13 +180,16 @@ pub fn build<'py>(
             }
         };
         let val = latin1(py, value)?;
-        // Repeated fields are joined with "," as Gunicorn does.
-        match env.get_item(&key)? {
-            Some(prev) if !key.is(k.content_length.bind(py)) => {
+        // Repeated fields are joined with "," as Gunicorn does. Duplicates are
+        // rare: look for an earlier field of the same name in Rust and only
+        // then ask the dict. Names differing only in '-'/'_' map to one key.
+        let repeated = head.headers[..i].iter().any(|p| same_key(head.bytes(p.name), name));
+        match if repeated { env.get_item(&key)? } else { None } {
+            Some(prev) => {
                 let joined = format!("{},{}", prev.str()?.to_str()?, val.to_str()?);
                 env.set_item(&key, joined)?;
             }
-            _ => env.set_item(&key, val)?,
+            None => env.set_item(&key, val)?,
         }
     }
     env.set_item(&k.wsgi_input, input)?;

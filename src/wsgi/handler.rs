@@ -52,7 +52,11 @@ pub fn handle(py: Python<'_>, app: &WsgiApp, mut ex: Exchange) -> Done {
     let mut file = None;
 
     let outcome: Result<(Bound<'_, Input>, Bound<'_, StartResponse>), Done> = (|| {
-        let input = Bound::new(py, Input::new(data, stream)).map_err(|_| internal())?;
+        let input = if data.is_empty() && stream.is_none() {
+            app.empty_input.bind(py).clone()
+        } else {
+            Bound::new(py, Input::new(data, stream)).map_err(|_| internal())?
+        };
         let sr = Bound::new(py, StartResponse::new(Output::new(ex.fd, keep_alive, head_request, http11, write_timeout)))
             .map_err(|_| internal())?;
         let env = match environ::build(py, app, &ex, input.clone().into_any()) {

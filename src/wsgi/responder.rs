@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use pyo3::exceptions::{PyAssertionError, PyIOError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
 use crate::http::{reason_phrase, HttpDate};
 use crate::logging;
@@ -65,8 +65,64 @@ pub struct Output {
     pub resp_headers: Option<Vec<(Vec<u8>, Vec<u8>)>>,
 }
 
-fn is_tchar(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
+/// RFC 9110 token characters, as a lookup table (the check runs per byte).
+static TCHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric()
+            || matches!(b, b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~');
+        c += 1;
+    }
+    t
+};
+
+/// Response headers the server treats specially.
+enum Special {
+    None,
+    Connection,
+    /// Transfer-Encoding and Keep-Alive: hop-by-hop, decided by the server.
+    Framing,
+    ContentLength,
+    Server,
+    Date,
+}
+
+fn special_header(name: &[u8]) -> Special {
+    // Dispatch on length first: most headers are compared against nothing.
+    match name.len() {
+        4 if name.eq_ignore_ascii_case(b"date") => Special::Date,
+        6 if name.eq_ignore_ascii_case(b"server") => Special::Server,
+        10 if name.eq_ignore_ascii_case(b"connection") => Special::Connection,
+        10 if name.eq_ignore_ascii_case(b"keep-alive") => Special::Framing,
+        14 if name.eq_ignore_ascii_case(b"content-length") => Special::ContentLength,
+        17 if name.eq_ignore_ascii_case(b"transfer-encoding") => Special::Framing,
+        _ => Special::None,
+    }
+}
+
+/// 1*DIGIT with optional surrounding spaces; None on anything else or overflow.
+fn parse_length(v: &[u8]) -> Option<u64> {
+    let v = v.trim_ascii();
+    if v.is_empty() {
+        return None;
+    }
+    v.iter().try_fold(0u64, |n, &c| {
+        if c.is_ascii_digit() { n.checked_mul(10)?.checked_add((c - b'0') as u64) } else { None }
+    })
+}
+
+fn itoa(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
 }
 
 /// A `str` as latin-1 bytes; errors for code points above U+00FF.
@@ -136,22 +192,34 @@ impl Output {
         if code < 100 {
             return Err(PyValueError::new_err(format!("invalid status code {code}")));
         }
+        let no_body = self.head_request || code < 200 || code == 204 || code == 304;
+        // The head is built in place in `pending`: status line, the app's
+        // headers, then ours (Server/Date unless the app set them, framing,
+        // Connection). Header order carries no meaning in HTTP.
+        let head = &mut self.pending;
+        head.reserve(256);
+        head.extend_from_slice(b"HTTP/1.1 ");
+        head.extend_from_slice(&status_b);
+        if status_b.len() == 3 {
+            head.push(b' ');
+            head.extend_from_slice(reason_phrase(code).as_bytes());
+        }
+        head.extend_from_slice(b"\r\n");
         let mut app_len: Option<u64> = None;
         let mut has_server = false;
         let mut has_date = false;
-        let mut block = Vec::with_capacity(256);
-        for item in headers.try_iter()? {
-            let item = item?;
-            let pair = item
-                .cast::<PyTuple>()
-                .map_err(|_| PyTypeError::new_err(format!("header must be a (name, value) tuple, not {}", type_name(&item))))?;
+        let mut keep_alive = self.keep_alive;
+        let mut each = |item: Bound<'_, PyAny>| -> PyResult<()> {
+            let pair = item.cast::<PyTuple>().map_err(|_| {
+                PyTypeError::new_err(format!("header must be a (name, value) tuple, not {}", type_name(&item)))
+            })?;
             if pair.len() != 2 {
                 return Err(PyTypeError::new_err("header must be a (name, value) tuple"));
             }
             let (name_obj, value_obj) = (pair.get_item(0)?, pair.get_item(1)?);
             let name = latin1_bytes(&name_obj, "header name")?;
             let value = latin1_bytes(&value_obj, "header value")?;
-            if name.is_empty() || !name.iter().all(|&c| is_tchar(c)) {
+            if name.is_empty() || !name.iter().all(|&c| TCHAR[c as usize]) {
                 return Err(PyValueError::new_err(format!("invalid header name {:?}", String::from_utf8_lossy(&name))));
             }
             if value.iter().any(|&c| (c < 0x20 && c != b'\t') || c == 0x7f) {
@@ -160,61 +228,46 @@ impl Output {
                     String::from_utf8_lossy(&name)
                 )));
             }
-            if name.eq_ignore_ascii_case(b"connection") {
-                // Hop-by-hop: we write our own; "close" from the app is honoured.
-                if value.split(|&c| c == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close")) {
-                    self.keep_alive = false;
+            match special_header(&name) {
+                Special::Connection => {
+                    // Hop-by-hop: we write our own; "close" from the app is honoured.
+                    if value.split(|&c| c == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close")) {
+                        keep_alive = false;
+                    }
+                    return Ok(());
                 }
-                continue;
-            }
-            if name.eq_ignore_ascii_case(b"transfer-encoding") || name.eq_ignore_ascii_case(b"keep-alive") {
-                continue; // the server decides the framing
-            }
-            if name.eq_ignore_ascii_case(b"content-length") {
-                let v = value.trim_ascii();
-                if v.is_empty() || !v.iter().all(u8::is_ascii_digit) || app_len.is_some() {
-                    return Err(PyValueError::new_err(format!("invalid Content-Length {:?}", String::from_utf8_lossy(&value))));
+                Special::Framing => return Ok(()), // the server decides the framing
+                Special::ContentLength => {
+                    if app_len.is_some() {
+                        return Err(PyValueError::new_err("more than one Content-Length header"));
+                    }
+                    app_len = Some(parse_length(&value).ok_or_else(|| {
+                        PyValueError::new_err(format!("invalid Content-Length {:?}", String::from_utf8_lossy(&value)))
+                    })?);
                 }
-                app_len = Some(std::str::from_utf8(v).ok().and_then(|s| s.parse().ok()).ok_or_else(|| PyValueError::new_err("Content-Length too large"))?);
+                Special::Server => has_server = true,
+                Special::Date => has_date = true,
+                Special::None => {}
             }
-            has_server |= name.eq_ignore_ascii_case(b"server");
-            has_date |= name.eq_ignore_ascii_case(b"date");
-            block.extend_from_slice(&name);
-            block.extend_from_slice(b": ");
-            block.extend_from_slice(&value);
-            block.extend_from_slice(b"\r\n");
+            head.extend_from_slice(&name);
+            head.extend_from_slice(b": ");
+            head.extend_from_slice(&value);
+            head.extend_from_slice(b"\r\n");
             if let Some(rh) = self.resp_headers.as_mut() {
                 rh.push((name.into_owned(), value.into_owned()));
             }
-        }
-
-        let no_body = self.head_request || code < 200 || code == 204 || code == 304;
-        let mut extra: &[u8] = b"";
-        let mut len_line = String::new();
-        self.framing = if no_body {
-            Framing::NoBody
-        } else if let Some(n) = app_len {
-            Framing::Length(n)
-        } else if let Some(n) = known_len {
-            len_line = format!("Content-Length: {n}\r\n");
-            Framing::Length(n)
-        } else if self.http11 {
-            extra = b"Transfer-Encoding: chunked\r\n";
-            Framing::Chunked
-        } else {
-            self.keep_alive = false;
-            Framing::Close
+            Ok(())
         };
-
-        let head = &mut self.pending;
-        head.reserve(block.len() + 128);
-        head.extend_from_slice(b"HTTP/1.1 ");
-        head.extend_from_slice(&status_b);
-        if status_b.len() == 3 {
-            head.push(b' ');
-            head.extend_from_slice(reason_phrase(code).as_bytes());
+        let r = match headers.cast::<PyList>() {
+            Ok(list) => list.iter().try_for_each(&mut each),
+            Err(_) => headers.try_iter()?.try_for_each(|item| each(item?)),
+        };
+        if let Err(e) = r {
+            self.pending.clear();
+            return Err(e);
         }
-        head.extend_from_slice(b"\r\n");
+        self.keep_alive = keep_alive;
+        let head = &mut self.pending;
         if !has_server {
             head.extend_from_slice(b"Server: ferricorn\r\n");
         }
@@ -223,9 +276,22 @@ impl Output {
             DATE.with(|d| head.extend_from_slice(d.borrow_mut().get()));
             head.extend_from_slice(b"\r\n");
         }
-        head.extend_from_slice(&block);
-        head.extend_from_slice(len_line.as_bytes());
-        head.extend_from_slice(extra);
+        self.framing = if no_body {
+            Framing::NoBody
+        } else if let Some(n) = app_len {
+            Framing::Length(n)
+        } else if let Some(n) = known_len {
+            head.extend_from_slice(b"Content-Length: ");
+            head.extend_from_slice(itoa(n, &mut [0u8; 20]));
+            head.extend_from_slice(b"\r\n");
+            Framing::Length(n)
+        } else if self.http11 {
+            head.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+            Framing::Chunked
+        } else {
+            self.keep_alive = false;
+            Framing::Close
+        };
         if !self.keep_alive {
             head.extend_from_slice(b"Connection: close\r\n");
         } else if !self.http11 {
@@ -399,7 +465,7 @@ impl StartResponse {
             me.status = Some(status.unbind());
             me.headers = Some(headers.unbind());
         }
-        Ok(slf.getattr("write")?.unbind())
+        Ok(slf.getattr(pyo3::intern!(slf.py(), "write"))?.unbind())
     }
 
     /// The legacy `write(data)` callable returned by `start_response`.

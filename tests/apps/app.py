@@ -220,7 +220,7 @@ _DATA_FILES = {}
 def data_file(size):
     path = _DATA_FILES.get(size)
     if path is None or not os.path.exists(path):
-        fd, path = tempfile.mkstemp(prefix="ferricorn-test-%d-" % size)
+        fd, path = tempfile.mkstemp(prefix="ferricorn-test-%d-" % size, dir=MARK_DIR or None)
         with os.fdopen(fd, "wb") as f:
             f.write(pattern_bytes(size))
         _DATA_FILES[size] = path

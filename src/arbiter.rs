@@ -179,7 +179,7 @@ impl Arbiter {
                 match sig {
                     libc::SIGCHLD => {}
                     libc::SIGTERM => {
-                        logging::info(&format!("Handling signal: term"));
+                        logging::info("Handling signal: term");
                         self.stop(py, true);
                         logging::info("Shutting down: Master");
                         return self.finish(0);

@@ -186,14 +186,16 @@ fn local_time(out: &mut String, fmt: &str) {
 /// The descriptor of the error log (for Python's faulthandler).
 pub fn error_fd() -> i32 {
     use std::os::fd::AsRawFd;
-    match LOGGER.get().and_then(|l| l.error.lock().ok().map(|s| match &*s {
-        Sink::Stderr => 2,
-        Sink::Stdout => 1,
-        Sink::File(f, _) => f.as_raw_fd(),
-    })) {
-        Some(fd) => fd,
-        None => 2,
-    }
+    LOGGER
+        .get()
+        .and_then(|l| {
+            l.error.lock().ok().map(|s| match &*s {
+                Sink::Stderr => 2,
+                Sink::Stdout => 1,
+                Sink::File(f, _) => f.as_raw_fd(),
+            })
+        })
+        .unwrap_or(2)
 }
 
 /// Whether the access-log format refers to response headers (`%({name}o)s`).

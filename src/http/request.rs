@@ -779,7 +779,7 @@ fn valid_host(v: &[u8]) -> bool {
         }
         i += 1;
     }
-    port.is_none_or(port_ok)
+    port.map_or(true, port_ok)
 }
 
 fn parse_version(v: &[u8]) -> Result<Version, HttpError> {

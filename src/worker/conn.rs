@@ -159,7 +159,8 @@ pub async fn serve(worker: Rc<Worker>, mut stream: Stream, peer: Arc<Peer>, list
             fd: stream.fd(),
             peer: peer.clone(),
             listener,
-            closing: worker.is_closing(),
+            // --keep-alive 0 turns keep-alive off, as in Gunicorn.
+            closing: worker.is_closing() || worker.keepalive().is_zero(),
         };
         let Some(done) = worker.dispatch(ex).await else { break };
         let Done { keep_alive, abort, pending, file, buf: rest, status, body_bytes, resp_headers } = done;

@@ -71,7 +71,7 @@ impl Worker {
         &self.limits
     }
     fn keepalive(&self) -> Duration {
-        Duration::from_secs(self.cfg.keepalive.max(0))
+        Duration::from_secs(self.cfg.keepalive)
     }
     fn header_timeout(&self) -> Duration {
         Duration::from_secs(self.cfg.header_timeout.max(1))

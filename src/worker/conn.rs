@@ -45,8 +45,10 @@ impl Stream {
     }
 
     async fn read_buf(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
-        if buf.capacity() - buf.len() < 4096 {
-            buf.reserve(16 * 1024);
+        // Small steps: an idle keep-alive connection should cost a few KiB,
+        // not a large buffer (1 000 idle connections per worker are normal).
+        if buf.capacity() - buf.len() < 1024 {
+            buf.reserve(4096);
         }
         match self {
             Stream::Tcp(s) => s.read_buf(buf).await,
@@ -130,7 +132,7 @@ enum ReadEnd {
 /// Serves one connection until it closes.
 pub async fn serve(worker: Rc<Worker>, mut stream: Stream, peer: Arc<Peer>, listener: usize) {
     worker.conn_opened();
-    let mut buf = BytesMut::with_capacity(8 * 1024);
+    let mut buf = BytesMut::with_capacity(4096);
     let mut first = true;
     loop {
         let head = match read_head(&worker, &mut stream, &mut buf, first).await {
@@ -305,6 +307,9 @@ async fn read_body(worker: &Worker, stream: &mut Stream, buf: &mut BytesMut, hea
                     .write_all(b"HTTP/1.1 100 Continue\r\n\r\n", worker.write_timeout())
                     .await
                     .map_err(|_| ReadEnd::Quiet)?;
+            }
+            if buf.len() < n {
+                buf.reserve(n - buf.len()); // one allocation, few reads
             }
             while buf.len() < n {
                 read_more(worker, stream, buf).await?;

@@ -244,6 +244,9 @@ impl Output {
                     app_len = Some(parse_length(&value).ok_or_else(|| {
                         PyValueError::new_err(format!("invalid Content-Length {:?}", String::from_utf8_lossy(&value)))
                     })?);
+                    if code < 200 || code == 204 {
+                        return Ok(()); // RFC 9110 §8.6: never on 1xx or 204
+                    }
                 }
                 Special::Server => has_server = true,
                 Special::Date => has_date = true,

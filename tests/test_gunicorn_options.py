@@ -74,3 +74,21 @@ def test_unsupported_flag_refused_cleanly(flag):
     lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("ferricorn: error:"), res.stderr
     assert flag in lines[0] or flag.lstrip("-") in lines[0]
+
+
+def test_keep_alive_zero_disables_keep_alive(server_factory):
+    srv = server_factory("app:application", "-w", "1", "--keep-alive", "0")
+    with RawConnection(srv.port) as c:
+        c.send(build_request("GET", "/"))
+        r = c.read_response()
+        assert r.status == 200 and r.closes, r
+        closed, extra = c.is_closed(5)
+        assert closed and extra == b""
+
+
+def test_web_concurrency_sets_workers(server_factory):
+    srv = server_factory("app:application", env={"WEB_CONCURRENCY": "3"})
+    pids = srv.wait_workers(3)
+    assert len(set(pids)) == 3
+    env = exchange(srv.port, build_request("GET", "/environ")).json()
+    assert env["wsgi.multiprocess"] is True

@@ -109,8 +109,9 @@ def test_workers_serve_concurrently(server_factory):
     assert slow.result(20).status == 200
 
 
-def test_worker_respawned_after_sigkill(server_factory):
-    srv = server_factory("app:application", "-w", "2")
+@pytest.mark.parametrize("threads", ["1", "4"], ids=["sync", "threads"])
+def test_worker_respawned_after_sigkill(server_factory, threads):
+    srv = server_factory("app:application", "-w", "2", "--threads", threads)
     pids = srv.wait_workers(2)
     victim = pids[0]
     srv.signal_worker(victim, signal.SIGKILL)
@@ -167,8 +168,9 @@ def test_worker_timeout_kills_and_replaces(server_factory):
 
 # -- signals ------------------------------------------------------------------------------
 
-def test_term_graceful_inflight_request_completes(server_factory):
-    srv = server_factory("app:application", "-w", "1", "--graceful-timeout", "20")
+@pytest.mark.parametrize("threads", ["1", "4"], ids=["sync", "threads"])
+def test_term_graceful_inflight_request_completes(server_factory, threads):
+    srv = server_factory("app:application", "-w", "1", "--threads", threads, "--graceful-timeout", "20")
     srv.wait_workers(1)
     bg = BackgroundRequest(srv.port, "/sleep?s=2&id=graceful")
     wait_started(srv, "graceful")
@@ -201,8 +203,9 @@ def test_term_stops_accepting(server_factory):
     assert srv.wait_exit(20) == 0
 
 
-def test_term_graceful_timeout_exceeded(server_factory):
-    srv = server_factory("app:application", "-w", "1", "--graceful-timeout", "1")
+@pytest.mark.parametrize("threads", ["1", "4"], ids=["sync", "threads"])
+def test_term_graceful_timeout_exceeded(server_factory, threads):
+    srv = server_factory("app:application", "-w", "1", "--threads", threads, "--graceful-timeout", "1")
     srv.wait_workers(1)
     bg = BackgroundRequest(srv.port, "/sleep?s=60&id=gto", timeout=40)
     wait_started(srv, "gto")
@@ -214,9 +217,10 @@ def test_term_graceful_timeout_exceeded(server_factory):
     wait_for(lambda: not srv.group_alive(), timeout=5, what="workers to exit")
 
 
+@pytest.mark.parametrize("threads", ["1", "4"], ids=["sync", "threads"])
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGQUIT], ids=["INT", "QUIT"])
-def test_fast_stop(server_factory, sig):
-    srv = server_factory("app:application", "-w", "2", "--graceful-timeout", "60")
+def test_fast_stop(server_factory, sig, threads):
+    srv = server_factory("app:application", "-w", "2", "--threads", threads, "--graceful-timeout", "60")
     srv.wait_workers(2)
     bg = BackgroundRequest(srv.port, "/sleep?s=60&id=fast", timeout=40)
     wait_started(srv, "fast")

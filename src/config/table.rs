@@ -266,7 +266,7 @@ pub static SETTINGS: &[Setting] = &[
     row("graceful_timeout", S::WorkerProcesses, &["--graceful-timeout"], "INT", K::Int, D::Int(30), None, IMPL, Gunicorn,
         "Seconds workers get to finish in-flight requests on a graceful stop or restart."),
     row("keepalive", S::WorkerProcesses, &["--keep-alive"], "INT", K::Int, D::Int(2), None, IMPL, Gunicorn,
-        "Seconds an idle keep-alive connection is kept open (sync closes every connection)."),
+        "Seconds an idle keep-alive connection is kept open; 0 turns keep-alive off."),
     // ---- Security ----
     row("limit_request_line", S::Security, &["--limit-request-line"], "INT", K::Int, D::Int(4094), None, IMPL, Gunicorn,
         "Maximum request-line size in bytes (0 = unlimited, values above 8190 mean 8190)."),

@@ -314,7 +314,7 @@ async fn read_body(worker: &Worker, stream: &mut Stream, buf: &mut BytesMut, hea
             while buf.len() < n {
                 read_more(worker, stream, buf).await?;
             }
-            Ok(Body::Full(buf.split_to(n).freeze()))
+            Ok(Body::Full(buf.split_to(n)))
         }
         BodyFraming::Length(n) => Ok(streaming(buf, Framing::Length(n), BytesMut::new(), expect)),
         BodyFraming::Chunked => {
@@ -331,7 +331,7 @@ async fn read_body(worker: &Worker, stream: &mut Stream, buf: &mut BytesMut, hea
                     }
                     buf.advance(d.consumed);
                     if d.done {
-                        return Ok(Body::Full(decoded.freeze()));
+                        return Ok(Body::Full(decoded));
                     }
                     if decoded.len() > threshold {
                         return Ok(streaming(buf, Framing::Chunked(dec), decoded, false));

@@ -45,7 +45,7 @@ pub fn handle(py: Python<'_>, app: &WsgiApp, mut ex: Exchange) -> Done {
     let keep_alive = ex.head.keep_alive && !ex.closing;
     let (data, stream) = match std::mem::replace(&mut ex.body, Body::Empty) {
         Body::Empty => (BytesMut::new(), None),
-        Body::Full(b) => (BytesMut::from(&b[..]), None),
+        Body::Full(b) => (b, None),
         Body::Stream(mut s) => (std::mem::take(&mut s.prefix), Some(s)),
     };
     let write_timeout = Duration::from_secs(app.cfg.timeout.max(1));

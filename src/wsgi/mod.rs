@@ -26,7 +26,7 @@ pub mod responder;
 
 use std::os::fd::{OwnedFd, RawFd};
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 
 use crate::http::RequestHead;
 
@@ -43,7 +43,7 @@ pub enum Body {
     /// No body (no Content-Length and no Transfer-Encoding, or length 0).
     Empty,
     /// The whole body, read by the connection before the app was called.
-    Full(Bytes),
+    Full(BytesMut),
     /// A body larger than `--body-buffer-size`, or one behind
     /// `Expect: 100-continue`: `wsgi.input` reads it from the socket as the
     /// application asks, with the GIL released while waiting.

@@ -189,8 +189,10 @@ impl Output {
                 )))
             }
         };
-        if code < 100 {
-            return Err(PyValueError::new_err(format!("invalid status code {code}")));
+        if code < 200 {
+            // A 1xx is never a final response; WSGI has no way to send an
+            // interim one, so the client would be left without an answer.
+            return Err(PyValueError::new_err(format!("invalid final status code {code}")));
         }
         let no_body = self.head_request || code < 200 || code == 204 || code == 304;
         // The head is built in place in `pending`: status line, the app's

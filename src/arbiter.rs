@@ -95,6 +95,20 @@ fn set_handlers(handler: Option<extern "C" fn(libc::c_int)>) {
     }
 }
 
+/// Names this process for `top` and `ps -o comm` (the kernel's 15-byte
+/// comm): `NAME-master` / `NAME-worker` with `-n NAME`. Gunicorn changes
+/// titles only when the setproctitle package is installed; argv-based
+/// titles are not done yet.
+pub fn set_process_name(cfg: &Config, role: &str) {
+    let Some(name) = cfg.proc_name.as_deref() else { return };
+    let base: String = name.chars().filter(|c| !c.is_control()).take(8).collect();
+    let mut comm = format!("{base}-{role}").into_bytes();
+    comm.truncate(15);
+    comm.push(0);
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
+    unsafe { libc::prctl(libc::PR_SET_NAME, comm.as_ptr() as libc::c_ulong, 0, 0, 0) };
+}
+
 /// What a worker child needs from the master, handed over at fork.
 pub struct WorkerBoot<'a> {
     pub cfg: &'a Arc<Config>,
@@ -155,6 +169,7 @@ impl Arbiter {
     pub fn run(mut self, py: Python<'_>) -> i32 {
         SIGNAL_PIPE_W.store(self.pipe_w, Ordering::Relaxed);
         set_handlers(Some(on_signal));
+        set_process_name(&self.cfg, "master");
         logging::info(&format!("Starting ferricorn {}", env!("CARGO_PKG_VERSION")));
         for l in &self.listeners {
             logging::info(&format!("Listening at: {} ({})", l.url(), self.pid));
@@ -289,6 +304,7 @@ impl Arbiter {
                 libc::close(self.pipe_w);
             }
             SIGNAL_PIPE_W.store(-1, Ordering::Relaxed);
+            set_process_name(&self.cfg, "worker");
             // Logged by the worker itself, so the bracketed pid is the worker's (as in Gunicorn).
             // SAFETY: getpid cannot fail.
             logging::info(&format!("Booting worker with pid: {}", unsafe { libc::getpid() }));
@@ -413,8 +429,14 @@ impl Arbiter {
     }
 
     /// Stops every worker: TERM (graceful) or QUIT (fast), then SIGKILL for
-    /// those still alive after `--graceful-timeout`.
+    /// those still alive after `--graceful-timeout`. The master's copies of
+    /// the listening sockets are closed first, so once the workers have let
+    /// go of theirs the kernel refuses new connections instead of queueing
+    /// them where nobody will answer. INT or QUIT during a graceful stop
+    /// turns it into a fast one, as in Gunicorn.
     fn stop(&mut self, _py: Python<'_>, graceful: bool) {
+        crate::listeners::cleanup(&self.listeners);
+        self.listeners.clear();
         self.kill_all(if graceful { libc::SIGTERM } else { libc::SIGQUIT });
         let deadline = now_ms() + self.cfg.graceful_timeout.saturating_mul(1000);
         while !self.workers.is_empty() && now_ms() < deadline {
@@ -422,7 +444,11 @@ impl Arbiter {
             if self.workers.is_empty() {
                 break;
             }
-            let _ = self.wait_for_signals(100);
+            let sigs = self.wait_for_signals(100);
+            if sigs.iter().any(|&s| s == libc::SIGINT || s == libc::SIGQUIT) {
+                logging::info("Handling signal: quit (fast stop)");
+                self.kill_all(libc::SIGQUIT);
+            }
         }
         self.kill_all(libc::SIGKILL);
         while !self.workers.is_empty() {

@@ -28,6 +28,9 @@ pub enum Kind {
 pub struct Listener {
     pub fd: OwnedFd,
     pub kind: Kind,
+    /// We created the socket file (so we remove it at shutdown); false for
+    /// an inherited `fd://` socket, whose file belongs to whoever made it.
+    pub owns_path: bool,
 }
 
 impl Listener {
@@ -90,11 +93,11 @@ pub fn bind_all(addrs: &[BindAddr], backlog: i32) -> Result<Vec<Listener>, Strin
                     .ok()
                     .and_then(|a| a.as_socket())
                     .unwrap_or(sa);
-                out.push(Listener { fd: sock.into(), kind: Kind::Tcp(local) });
+                out.push(Listener { fd: sock.into(), kind: Kind::Tcp(local), owns_path: false });
             }
             BindAddr::Unix(path) => {
                 let sock = bind_unix(path, backlog).map_err(|e| bind_error(addr, e))?;
-                out.push(Listener { fd: sock.into(), kind: Kind::Unix(path.clone()) });
+                out.push(Listener { fd: sock.into(), kind: Kind::Unix(path.clone()), owns_path: true });
             }
             BindAddr::Fd(fd) => out.push(adopt_fd(*fd).map_err(|e| bind_error(addr, e))?),
         }
@@ -153,14 +156,14 @@ fn adopt_fd(fd: i32) -> std::io::Result<Listener> {
     } else {
         Kind::Unix(local.as_pathname().map(PathBuf::from).unwrap_or_default())
     };
-    Ok(Listener { fd: sock.into(), kind })
+    Ok(Listener { fd: sock.into(), kind, owns_path: false })
 }
 
 /// Removes Unix socket files on a final shutdown (Gunicorn does the same).
 pub fn cleanup(listeners: &[Listener]) {
     for l in listeners {
         if let Kind::Unix(p) = &l.kind {
-            if !p.as_os_str().is_empty() {
+            if l.owns_path && !p.as_os_str().is_empty() {
                 let _ = std::fs::remove_file(p);
             }
         }

@@ -15,7 +15,16 @@ import sys
 
 
 class AppError(Exception):
-    """A problem the user can fix in the APP_MODULE spec or the environment."""
+    """A problem the user can fix in the APP_MODULE spec or the environment.
+
+    ``exit_code`` follows Gunicorn: 3 when the module cannot be imported
+    (worker failed to boot), 4 when it imported but holds no usable app
+    (Gunicorn's AppImportError, "App failed to load").
+    """
+
+    def __init__(self, message: str, exit_code: int = 4):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def _literal_call(expr: str):
@@ -44,7 +53,7 @@ def find_module(module: str) -> None:
     """Checks, without running the user's code, that the top-level package exists."""
     top = module.split(".", 1)[0]
     if not top or importlib.util.find_spec(top) is None:
-        raise AppError(f"No module named {top!r} (sys.path: {sys.path!r})")
+        raise AppError(f"No module named {top!r} (sys.path: {sys.path!r})", 3)
 
 
 def load(spec: str):
@@ -61,7 +70,7 @@ def load(spec: str):
         # one-line error; a missing dependency inside the app is the app's
         # traceback to show.
         if e.name and (module == e.name or module.startswith(e.name + ".")):
-            raise AppError(f"No module named {e.name!r} (sys.path: {sys.path!r})") from None
+            raise AppError(f"No module named {e.name!r} (sys.path: {sys.path!r})", 3) from None
         raise
     try:
         app = getattr(mod, name)

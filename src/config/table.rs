@@ -316,10 +316,10 @@ pub static SETTINGS: &[Setting] = &[
         "Unused legacy setting (config file only)."),
     row("secure_scheme_headers", S::ServerMechanics, &[], "", K::Dict,
         D::Dict(&[("X-FORWARDED-PROTOCOL", "ssl"), ("X-FORWARDED-PROTO", "https"), ("X-FORWARDED-SSL", "on")]),
-        None, NYI, Gunicorn,
+        None, IMPL, Gunicorn,
         "Headers (and values) by which a trusted proxy marks a request as https (config file only)."),
     row("forwarded_allow_ips", S::ServerMechanics, &["--forwarded-allow-ips"], "STRING", K::CommaList, D::Str("127.0.0.1,::1"),
-        Some("FORWARDED_ALLOW_IPS"), NYI, Gunicorn,
+        Some("FORWARDED_ALLOW_IPS"), IMPL, Gunicorn,
         "Comma-separated proxy addresses (or *) trusted for scheme and forwarder headers."),
     row("pythonpath", S::ServerMechanics, &["--pythonpath"], "STRING", K::Str, D::None, None, IMPL, Gunicorn,
         "Comma-separated directories to put in front of sys.path."),
@@ -392,7 +392,7 @@ pub static SETTINGS: &[Setting] = &[
         "Prefix for StatsD metric names."),
     // ---- Process Naming ----
     row("proc_name", S::ProcessNaming, &["-n", "--name"], "STRING", K::Str, D::None, None, IMPL, Gunicorn,
-        "Base name for process titles in ps and top."),
+        "Base name for process names (the kernel's 15-character comm, shown by top and ps -o comm)."),
     row("default_proc_name", S::ProcessNaming, &[], "STRING", K::Str, D::Str("gunicorn"), None, NYI, Gunicorn,
         "Fallback process title base when proc_name is unset (internal; config file only)."),
     // ---- SSL ----

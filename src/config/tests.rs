@@ -810,9 +810,10 @@ fn not_yet_implemented_settings_are_refused() {
         err(&["--worker-connections", "2000"]),
         "ferricorn: error: --worker-connections (worker_connections) is not supported yet"
     );
+    assert_eq!(cfg(&["--forwarded-allow-ips", "*"]).forwarded_allow_ips, vec!["*"]);
     assert_eq!(
-        err(&["--forwarded-allow-ips", "*"]),
-        "ferricorn: error: --forwarded-allow-ips (forwarded_allow_ips) is not supported yet"
+        cfg(&["--forwarded-allow-ips", "10.0.0.0/8,::1"]).forwarded_allow_ips,
+        vec!["10.0.0.0/8", "::1"]
     );
     assert_eq!(
         err(&["--print-config"]),
@@ -879,10 +880,7 @@ fn an_implicit_gunicorn_conf_py_is_not_silently_skipped() {
 
 #[test]
 fn environment_defaults_of_unimplemented_settings() {
-    assert_eq!(
-        err_env(&[], &[("FORWARDED_ALLOW_IPS", "*")]),
-        "ferricorn: error: environment variable FORWARDED_ALLOW_IPS (forwarded_allow_ips) is not supported yet"
-    );
+    assert_eq!(cfg_env(&[], &[("FORWARDED_ALLOW_IPS", "*")]).forwarded_allow_ips, vec!["*"]);
     assert_eq!(
         cfg_env(&[], &[("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")]).forwarded_allow_ips,
         vec!["127.0.0.1", "::1"]
@@ -1035,6 +1033,8 @@ fn implemented_settings_are_the_expected_ones() {
         "limit_request_field_size",
         "chdir",
         "raw_env",
+        "secure_scheme_headers",
+        "forwarded_allow_ips",
         "pythonpath",
         "permit_obsolete_folding",
         "permit_unconventional_http_method",

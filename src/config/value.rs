@@ -364,7 +364,15 @@ pub fn refine(
         }
         ("forwarded_allow_ips" | "proxy_allow_ips", Value::List(items)) => {
             for item in &items {
-                if item != "*" && item.parse::<std::net::IpAddr>().is_err() {
+                // An address or a network in CIDR form (Gunicorn 24.1+), or "*".
+                let valid = item == "*" || match item.split_once('/') {
+                    None => item.parse::<std::net::IpAddr>().is_ok(),
+                    Some((ip, prefix)) => match (ip.parse::<std::net::IpAddr>(), prefix.parse::<u8>()) {
+                        (Ok(ip), Ok(p)) => p <= if ip.is_ipv4() { 32 } else { 128 },
+                        _ => false,
+                    },
+                };
+                if !valid {
                     return Err(Problem::new(format!(
                         "invalid IP address: {}",
                         py_repr(item)

@@ -44,6 +44,23 @@ thread_local! {
     static SAVED_TSTATE: Cell<*mut pyo3::ffi::PyThreadState> = const { Cell::new(std::ptr::null_mut()) };
 }
 
+/// `0` means "no limit" for ferricorn's timeouts; tokio wants a finite
+/// duration, and a year is one.
+fn seconds_or_unlimited(secs: u64) -> Duration {
+    Duration::from_secs(if secs == 0 { 365 * 24 * 3600 } else { secs })
+}
+
+/// How long a response write may wait for the client to make progress:
+/// `--timeout`, but never under 30 s (a slow reader is not a stuck worker),
+/// and without limit when `--timeout 0` disables timeouts.
+pub fn write_timeout(cfg: &Config) -> Duration {
+    if cfg.timeout == 0 {
+        seconds_or_unlimited(0)
+    } else {
+        Duration::from_secs(cfg.timeout.max(30))
+    }
+}
+
 /// A complete error response for `status`, closing the connection.
 pub fn error_bytes(status: u16) -> Vec<u8> {
     ERR_DATE.with(|d| error_response(status, "ferricorn", d.borrow_mut().get()))
@@ -74,13 +91,13 @@ impl Worker {
         Duration::from_secs(self.cfg.keepalive)
     }
     fn header_timeout(&self) -> Duration {
-        Duration::from_secs(self.cfg.header_timeout.max(1))
+        seconds_or_unlimited(self.cfg.header_timeout)
     }
     fn body_timeout(&self) -> Duration {
-        Duration::from_secs(self.cfg.body_timeout.max(1))
+        seconds_or_unlimited(self.cfg.body_timeout)
     }
     fn write_timeout(&self) -> Duration {
-        Duration::from_secs(self.cfg.timeout.max(30))
+        write_timeout(&self.cfg)
     }
     fn body_buffer_size(&self) -> usize {
         self.cfg.body_buffer_size
@@ -173,22 +190,21 @@ fn install_fast_exit() {
     }
 }
 
-/// Registers Python's faulthandler so SIGABRT (sent by the master on a
-/// timeout) writes every thread's stack to the error log.
+/// Enables Python's faulthandler on the error log: SIGABRT (what the master
+/// sends a worker past `--timeout`) and fatal signals (a segfault in a C
+/// extension) then write every Python thread's stack to the error log before
+/// the process dies. (SIGABRT cannot be `register()`ed, only `enable()`d.)
 fn install_stack_dump(py: Python<'_>) {
     let fd = logging::error_fd();
     let r = (|| -> PyResult<()> {
-        let fh = py.import("faulthandler")?;
-        let signal = py.import("signal")?;
         let kwargs = pyo3::types::PyDict::new(py);
         kwargs.set_item("file", fd)?;
         kwargs.set_item("all_threads", true)?;
-        kwargs.set_item("chain", false)?;
-        fh.call_method("register", (signal.getattr("SIGABRT")?,), Some(&kwargs))?;
+        py.import("faulthandler")?.call_method("enable", (), Some(&kwargs))?;
         Ok(())
     })();
     if let Err(e) = r {
-        logging::debug(&format!("faulthandler not available: {e}"));
+        logging::warning(&format!("faulthandler not enabled; timeouts will not show stacks: {e}"));
     }
 }
 
@@ -202,6 +218,10 @@ pub fn run(py: Python<'_>, boot: WorkerBoot<'_>) -> i32 {
         Err(LoadError::User(msg)) => {
             logging::error(&msg);
             return WORKER_BOOT_ERROR;
+        }
+        Err(LoadError::App { message, exit_code }) => {
+            logging::error(&message);
+            return exit_code;
         }
         Err(LoadError::Traceback { summary, traceback }) => {
             logging::error(&summary);
@@ -421,7 +441,7 @@ async fn accept_tcp(worker: Rc<Worker>, l: TcpListener, idx: usize) {
             Ok(_) if worker.is_closing() => return, // stopping: never serve a new connection
             Ok((s, addr)) => {
                 let _ = s.set_nodelay(true);
-                let peer = Arc::new(Peer { addr: addr.ip().to_string(), port: Some(addr.port().to_string()) });
+                let peer = Arc::new(Peer { ip: Some(addr.ip()), addr: addr.ip().to_string(), port: Some(addr.port().to_string()) });
                 tokio::task::spawn_local(conn::serve(worker.clone(), conn::Stream::Tcp(s), peer, idx));
             }
             Err(e) => accept_backoff(e).await,
@@ -438,7 +458,7 @@ async fn accept_unix(worker: Rc<Worker>, l: UnixListener, idx: usize) {
         match r {
             Ok(_) if worker.is_closing() => return,
             Ok((s, _)) => {
-                let peer = Arc::new(Peer { addr: String::new(), port: None });
+                let peer = Arc::new(Peer { ip: None, addr: String::new(), port: None });
                 tokio::task::spawn_local(conn::serve(worker.clone(), conn::Stream::Unix(s), peer, idx));
             }
             Err(e) => accept_backoff(e).await,

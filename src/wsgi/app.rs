@@ -39,6 +39,9 @@ pub struct Keys {
     pub http_11: Py<PyString>,
     pub empty: Py<PyString>,
     pub close: Py<PyString>,
+    pub url_scheme: Py<PyString>,
+    pub http: Py<PyString>,
+    pub https: Py<PyString>,
     /// GET, POST, ... as ready-made values.
     pub methods: Vec<(&'static [u8], Py<PyString>)>,
     /// Lower-case header name → interned `HTTP_*` key for common headers.
@@ -89,6 +92,9 @@ impl Keys {
             http_11: s(py, "HTTP/1.1"),
             empty: s(py, ""),
             close: s(py, "close"),
+            url_scheme: s(py, "wsgi.url_scheme"),
+            http: s(py, "http"),
+            https: s(py, "https"),
             methods,
             headers,
         }
@@ -109,6 +115,7 @@ pub struct WsgiApp {
     pub script_name: Vec<u8>,
     pub header_map: HeaderMap,
     pub format_exception: Py<PyAny>,
+    pub proxy: super::proxy::ProxyTrust,
     pub cfg: Arc<Config>,
 }
 
@@ -122,6 +129,9 @@ extern "C" {
 pub enum LoadError {
     /// A mistake in the spec or environment: one line for the log.
     User(String),
+    /// The module imported but holds no usable application (exit 4), or
+    /// could not be found (exit 3): one line for the log and the exit status.
+    App { message: String, exit_code: i32 },
     /// The user's module raised while importing.
     Traceback { summary: String, traceback: String },
 }
@@ -146,7 +156,8 @@ impl WsgiApp {
                     .ok()
                     .is_some_and(|t| e.get_type(py).is(&t));
                 if app_error {
-                    return Err(LoadError::User(e.value(py).to_string()));
+                    let exit_code = e.value(py).getattr("exit_code").and_then(|c| c.extract::<i32>()).unwrap_or(4);
+                    return Err(LoadError::App { message: e.value(py).to_string(), exit_code });
                 }
                 // One line at ERROR (what failed and where); the whole
                 // traceback at DEBUG for those who ask with --log-level debug.
@@ -173,6 +184,10 @@ impl WsgiApp {
         let empty_input = Py::new(py, super::input::Input::new(bytes::BytesMut::new(), None))
             .map_err(|e| LoadError::User(e.to_string()))?;
         let script_name = std::env::var("SCRIPT_NAME").unwrap_or_default().into_bytes();
+        let (proxy, bad) = super::proxy::ProxyTrust::new(&cfg.forwarded_allow_ips, &cfg.secure_scheme_headers);
+        if !bad.is_empty() {
+            return Err(LoadError::User(format!("invalid --forwarded-allow-ips entries: {}", bad.join(", "))));
+        }
         Ok(WsgiApp {
             app,
             templates,
@@ -181,6 +196,7 @@ impl WsgiApp {
             script_name,
             header_map: cfg.header_map,
             format_exception,
+            proxy,
             cfg: cfg.clone(),
         })
     }

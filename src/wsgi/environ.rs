@@ -59,6 +59,19 @@ pub fn percent_decode(path: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     std::borrow::Cow::Owned(out)
 }
 
+/// `host[:port]` / `[v6]:port` → (host, port).
+fn split_host(h: &[u8]) -> (&[u8], Option<&[u8]>) {
+    let colon = if h.starts_with(b"[") {
+        h.iter().position(|&c| c == b']').and_then(|e| (h.get(e + 1) == Some(&b':')).then_some(e + 1))
+    } else {
+        h.iter().rposition(|&c| c == b':')
+    };
+    match colon {
+        Some(i) => (&h[..i], Some(&h[i + 1..])),
+        None => (h, None),
+    }
+}
+
 /// Whether two header names map to the same environ key.
 fn same_key(a: &[u8], b: &[u8]) -> bool {
     let norm = |c: u8| if c == b'-' { b'_' } else { c.to_ascii_uppercase() };
@@ -190,6 +203,26 @@ pub fn build<'py>(
                 env.set_item(&key, joined)?;
             }
             None => env.set_item(&key, val)?,
+        }
+    }
+    // On a Unix socket there is no local address to report: Gunicorn takes
+    // SERVER_NAME/SERVER_PORT from the Host header (port by scheme).
+    if ex.peer.ip.is_none() {
+        if let Some(host) = head.header("host") {
+            let (name, port) = split_host(host);
+            env.set_item(&k.server_name, latin1(py, name)?)?;
+            env.set_item(&k.server_port, latin1(py, port.unwrap_or(b"80"))?)?;
+        }
+    }
+    // A trusted proxy may say the client spoke https (Gunicorn's
+    // forwarded_allow_ips + secure_scheme_headers; default: localhost only).
+    if app.proxy.trusts(ex.peer.ip) {
+        match app.proxy.scheme(head.headers.iter().map(|h| (head.bytes(h.name), head.bytes(h.value)))) {
+            super::proxy::Scheme::Default | super::proxy::Scheme::Http => {}
+            super::proxy::Scheme::Https => env.set_item(&k.url_scheme, k.https.bind(py))?,
+            super::proxy::Scheme::Conflict => {
+                return Ok(Err(EnvironError { status: 400, reason: "conflicting scheme headers".into() }))
+            }
         }
     }
     env.set_item(&k.wsgi_input, input)?;

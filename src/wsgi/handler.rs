@@ -10,7 +10,6 @@
 //! the returned [`Done`] (it is dropped by I/O code that has no GIL).
 
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::time::Duration;
 
 use bytes::BytesMut;
 use pyo3::exceptions::PyTypeError;
@@ -48,7 +47,7 @@ pub fn handle(py: Python<'_>, app: &WsgiApp, mut ex: Exchange) -> Done {
         Body::Full(b) => (b, None),
         Body::Stream(mut s) => (std::mem::take(&mut s.prefix), Some(s)),
     };
-    let write_timeout = Duration::from_secs(app.cfg.timeout.max(1));
+    let write_timeout = crate::worker::write_timeout(&app.cfg);
     let mut file = None;
 
     let outcome: Result<(Bound<'_, Input>, Bound<'_, StartResponse>), Done> = (|| {

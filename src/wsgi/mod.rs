@@ -22,6 +22,7 @@ pub mod errors;
 pub mod file_wrapper;
 pub mod handler;
 pub mod input;
+pub mod proxy;
 pub mod responder;
 
 use std::os::fd::{OwnedFd, RawFd};
@@ -33,6 +34,8 @@ use crate::http::RequestHead;
 /// The peer of a connection, pre-rendered for `REMOTE_ADDR`/`REMOTE_PORT`.
 #[derive(Debug, Clone)]
 pub struct Peer {
+    /// The peer's IP (None on a Unix socket), for `--forwarded-allow-ips`.
+    pub ip: Option<std::net::IpAddr>,
     pub addr: String,
     /// The port, already rendered (once per connection, not per request).
     pub port: Option<String>,

@@ -77,10 +77,43 @@ fn check_app_module(py: Python<'_>, uri: &str) -> Result<(), String> {
     }
 }
 
+/// Executes a config file through `ferricorn._config` and converts what it
+/// defines into setting inputs; errors are one line.
+fn load_config_file(py: Python<'_>, path: &str) -> Result<Vec<(String, config::Input)>, String> {
+    use config::Input;
+    let module = py.import("ferricorn._config").map_err(|e| format!("cannot load ferricorn._config: {e}"))?;
+    let pairs = match module.call_method1("load", (path,)) {
+        Ok(p) => p,
+        Err(e) => return Err(e.value(py).to_string()),
+    };
+    let pairs: Vec<(String, (String, Bound<'_, PyAny>))> =
+        pairs.extract().map_err(|e| format!("config file {path:?}: {e}"))?;
+    let mut out = Vec::with_capacity(pairs.len());
+    for (name, (tag, value)) in pairs {
+        let bad = |e: PyErr| format!("config file {path:?}: {name}: {e}");
+        let input = match tag.as_str() {
+            "none" => Input::None,
+            "bool" => Input::Bool(value.extract().map_err(bad)?),
+            // Python ints are unbounded; anything past i128 is out of range anyway.
+            "int" => match value.extract::<i128>() {
+                Ok(n) => Input::Int(n),
+                Err(_) => Input::Str(value.to_string()),
+            },
+            "str" => Input::Str(value.extract().map_err(bad)?),
+            "list" => Input::List(value.extract().map_err(bad)?),
+            "dict" => Input::Dict(value.extract().map_err(bad)?),
+            _ => Input::Object(value.extract().map_err(bad)?),
+        };
+        out.push((name, input));
+    }
+    Ok(out)
+}
+
 #[pyfunction]
 fn run(py: Python<'_>, argv: Vec<String>) -> i32 {
     let args = argv.get(1..).unwrap_or_default();
-    let cmd = match config::parse(args, &|k| std::env::var(k).ok()) {
+    let load_file = |path: &str| load_config_file(py, path);
+    let cmd = match config::parse(args, &|k| std::env::var(k).ok(), &load_file) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{}", e.0);

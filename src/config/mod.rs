@@ -16,7 +16,7 @@
 //! configuration time.
 //!
 //! Precedence, lowest first: built-in defaults (some taken from the
-//! environment) < config file (not yet supported) < `GUNICORN_CMD_ARGS` <
+//! environment) < config file (`-c`, or `./gunicorn.conf.py`) < `GUNICORN_CMD_ARGS` <
 //! `FERRICORN_CMD_ARGS` < argv. A later source replaces a setting's value
 //! whole; repeated `-b`/`-e` accumulate only within one source.
 //!
@@ -303,19 +303,38 @@ pub enum Source {
 /// The environment variables holding extra arguments, lowest precedence first.
 const CMD_ARGS_VARS: [&str; 2] = ["GUNICORN_CMD_ARGS", "FERRICORN_CMD_ARGS"];
 
+/// Reads a config file (`-c PATH` or `python:module`) and returns its
+/// module-level names with their values; the caller runs Python for it.
+/// The error is one line naming the problem.
+pub type FileLoader<'a> = &'a dyn Fn(&str) -> Result<Vec<(String, Input)>, String>;
+
 /// `args` excludes argv[0]. `env` looks up environment variables (injected for tests).
 pub fn parse(
     args: &[String],
     env: &dyn Fn(&str) -> Option<String>,
+    load_file: FileLoader<'_>,
 ) -> Result<Command, ConfigError> {
-    parse_with(args, env, &|p: &Path| p.exists())
+    parse_full(args, env, &|p: &Path| p.exists(), load_file)
 }
 
-/// [`parse`] with the filesystem probe injected, for tests.
+/// [`parse`] with the filesystem probe injected and no config-file loader
+/// (a config file is then an error), for tests.
 pub fn parse_with(
     args: &[String],
     env: &dyn Fn(&str) -> Option<String>,
     path_exists: &dyn Fn(&Path) -> bool,
+) -> Result<Command, ConfigError> {
+    parse_full(args, env, path_exists, &|p: &str| {
+        Err(format!("cannot read config file {}: no loader in this context", value::py_repr(p)))
+    })
+}
+
+/// Everything injected: environment, filesystem probe, config-file loader.
+pub fn parse_full(
+    args: &[String],
+    env: &dyn Fn(&str) -> Option<String>,
+    path_exists: &dyn Fn(&Path) -> bool,
+    load_file: FileLoader<'_>,
 ) -> Result<Command, ConfigError> {
     // argparse reads argv completely before GUNICORN_CMD_ARGS, and neither
     // is applied until both parse, so syntax errors come in that order.
@@ -358,24 +377,57 @@ pub fn parse_with(
         layers.push((var, parsed));
     }
 
+    // The config file to execute: -c from the highest-precedence source
+    // that gives one, else Gunicorn's implicit ./gunicorn.conf.py.
+    let config_idx = table::find("config").map(|(i, _)| i);
+    let mut config_path: Option<String> = None;
+    for items in layers.iter().map(|(_, p)| &p.items).chain(std::iter::once(&argv.items)) {
+        for (idx, input) in items {
+            if Some(*idx) == config_idx {
+                if let Input::Str(p) = input {
+                    config_path = Some(p.trim().to_string());
+                }
+            }
+        }
+    }
+    if config_path.is_none() && path_exists(Path::new("gunicorn.conf.py")) {
+        config_path = Some("gunicorn.conf.py".to_string());
+    }
+
     let mut b = Builder::new(env, path_exists)?;
+    let mut file_app: Option<String> = None;
+    if let Some(path) = config_path.as_deref().filter(|p| !p.is_empty()) {
+        let pairs = load_file(path).map_err(ConfigError::new)?;
+        for (name, input) in pairs {
+            // Like Gunicorn, names that are not settings (imports, helpers)
+            // are ignored; settings are validated as on the command line.
+            if table::find(&name).is_none() || name == "config" {
+                continue;
+            }
+            if name == "wsgi_app" {
+                if let Input::Str(app) = &input {
+                    file_app = Some(app.clone());
+                }
+            }
+            b.set(&name, input, Source::ConfigFile)?;
+        }
+    }
     for (var, parsed) in layers {
         for (idx, input) in parsed.items {
+            if Some(idx) == config_idx {
+                continue; // already executed above
+            }
             b.store(idx, input, Source::CmdArgs(var))?;
         }
     }
     for (idx, input) in argv.items {
+        if Some(idx) == config_idx {
+            continue;
+        }
         b.store(idx, input, Source::Argv)?;
     }
-    b.app_uri = argv.positionals.into_iter().next();
+    b.app_uri = argv.positionals.into_iter().next().or(file_app);
 
-    // Gunicorn executes ./gunicorn.conf.py when no -c is given. Running
-    // without it would silently drop that configuration.
-    if path_exists(Path::new("gunicorn.conf.py")) {
-        return Err(ConfigError::new(
-            "./gunicorn.conf.py exists, but config files are not supported yet (move its settings to the command line)",
-        ));
-    }
     b.build().map(Command::Run)
 }
 

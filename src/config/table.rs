@@ -239,9 +239,9 @@ const fn hook(name: &'static str, arity: u8, help: &'static str) -> Setting {
 #[rustfmt::skip]
 pub static SETTINGS: &[Setting] = &[
     // ---- Config File ----
-    row("config", S::ConfigFile, &["-c", "--config"], "CONFIG", K::Str, D::Str("./gunicorn.conf.py"), None, NYI, Gunicorn,
+    row("config", S::ConfigFile, &["-c", "--config"], "CONFIG", K::Str, D::Str("./gunicorn.conf.py"), None, IMPL, Gunicorn,
         "Config file to execute: PATH, file:PATH or python:MODULE."),
-    row("wsgi_app", S::ConfigFile, &[], "STRING", K::Str, D::None, None, NYI, Gunicorn,
+    row("wsgi_app", S::ConfigFile, &[], "STRING", K::Str, D::None, None, IMPL, Gunicorn,
         "Application as MODULE:VARIABLE, used when no APP_MODULE is given (config file only)."),
     // ---- Server Socket ----
     row("bind", S::ServerSocket, &["-b", "--bind"], "ADDRESS", K::List, D::List(&["127.0.0.1:8000"]), Some("PORT"), IMPL, Gunicorn,

@@ -847,34 +847,66 @@ fn not_yet_implemented_values_are_still_validated() {
     );
 }
 
-#[test]
-fn config_file_flag_is_refused_even_with_the_default_path() {
-    for args in [
-        &["-c", "gunicorn.conf.py"][..],
-        &["--config=./gunicorn.conf.py"],
-        &["-cpython:conf"],
-    ] {
-        assert_eq!(
-            err(args),
-            "ferricorn: error: -c/--config (config) is not supported yet"
-        );
+fn with_file(
+    args: &[&str],
+    env: &[(&str, &str)],
+    file: Vec<(&str, Input)>,
+    implicit: bool,
+) -> Result<Command, ConfigError> {
+    let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let lookup = move |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let fs = move |p: &Path| implicit && p == Path::new("gunicorn.conf.py");
+    let pairs: Vec<(String, Input)> = file.into_iter().map(|(n, i)| (n.to_string(), i)).collect();
+    let loader = move |path: &str| {
+        if path == "missing.py" {
+            return Err("cannot read config file 'missing.py': No such file or directory".to_string());
+        }
+        Ok(pairs.clone())
+    };
+    parse_full(&strings(args), &lookup, &fs, &loader)
+}
+
+fn file_cfg(args: &[&str], env: &[(&str, &str)], file: Vec<(&str, Input)>, implicit: bool) -> Config {
+    match with_file(args, env, file, implicit) {
+        Ok(Command::Run(c)) => c,
+        other => panic!("expected a config, got {other:?}"),
     }
-    assert_eq!(
-        err_env(&[], &[("GUNICORN_CMD_ARGS", "-c x.py")]),
-        "ferricorn: error: GUNICORN_CMD_ARGS: -c/--config (config) is not supported yet"
-    );
 }
 
 #[test]
-fn an_implicit_gunicorn_conf_py_is_not_silently_skipped() {
-    let env = |_: &str| None;
-    let fs = |p: &Path| p == Path::new("gunicorn.conf.py");
+fn config_file_settings_apply_with_gunicorn_precedence() {
+    let file = || {
+        vec![
+            ("workers", Input::Int(3)),
+            ("bind", Input::Str("127.0.0.1:9000".into())),
+            ("timeout", Input::Int(90)),
+            ("wsgi_app", Input::Str("proj.wsgi:application".into())),
+            ("multiprocessing_helper", Input::Object("os.cpu_count".into())), // not a setting: ignored
+        ]
+    };
+    let c = file_cfg(&["-c", "conf.py"], &[], file(), false);
+    assert_eq!((c.workers, c.timeout), (3, 90));
+    assert_eq!(c.bind, vec![BindAddr::Tcp { host: "127.0.0.1".into(), port: 9000 }]);
+    assert_eq!(c.app_uri.as_deref(), Some("proj.wsgi:application"));
+    // file < GUNICORN_CMD_ARGS < argv; the positional beats wsgi_app
+    let c = file_cfg(&["-c", "conf.py", "-w", "5", "other:app"], &[("GUNICORN_CMD_ARGS", "-t 10")], file(), false);
+    assert_eq!((c.workers, c.timeout), (5, 10));
+    assert_eq!(c.app_uri.as_deref(), Some("other:app"));
+    // ./gunicorn.conf.py is read when no -c is given, as in Gunicorn
+    assert_eq!(file_cfg(&[], &[], file(), true).workers, 3);
+    assert_eq!(file_cfg(&[], &[], file(), false).workers, 1);
+}
+
+#[test]
+fn config_file_errors_are_one_line() {
+    let bad_value = with_file(&["-c", "conf.py"], &[], vec![("workers", Input::Str("many".into()))], false);
+    assert!(matches!(&bad_value, Err(ConfigError(m)) if m.starts_with("ferricorn: error: ") && m.contains("workers") && !m.contains('\n')), "{bad_value:?}");
+    let hook = with_file(&["-c", "conf.py"], &[], vec![("post_fork", Input::Object("conf.post_fork".into()))], false);
+    assert_eq!(hook, Err(ConfigError("ferricorn: error: config file setting post_fork is not supported yet".into())));
+    let missing = with_file(&["-c", "missing.py"], &[], vec![], false);
     assert_eq!(
-        parse_with(&[], &env, &fs),
-        Err(ConfigError(
-            "ferricorn: error: ./gunicorn.conf.py exists, but config files are not supported yet (move its settings to the command line)"
-                .into()
-        ))
+        missing,
+        Err(ConfigError("ferricorn: error: cannot read config file 'missing.py': No such file or directory".into()))
     );
 }
 
@@ -1018,6 +1050,8 @@ fn implemented_settings_are_the_expected_ones() {
         .map(|s| s.name)
         .collect();
     let expected = [
+        "config",
+        "wsgi_app",
         "bind",
         "backlog",
         "workers",

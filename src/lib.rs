@@ -109,6 +109,30 @@ fn load_config_file(py: Python<'_>, path: &str) -> Result<Vec<(String, config::I
     Ok(out)
 }
 
+/// `--check-config`: the settings parsed; now import the application in
+/// this process (as Gunicorn does) and report. Exit 0 when it loads.
+fn check_config(py: Python<'_>, cfg: &Config) -> i32 {
+    let Some(uri) = cfg.app_uri.as_deref() else {
+        eprintln!("ferricorn: error: No application module specified.");
+        return USAGE_ERROR;
+    };
+    if let Err(e) = prepare_python(py, cfg) {
+        return fail(&e);
+    }
+    let r = py.import("ferricorn._loader").and_then(|l| l.call_method1("load", (uri,)).map(|_| ()));
+    match r {
+        Ok(()) => 0,
+        Err(e) => {
+            let msg = py
+                .import("ferricorn._loader")
+                .and_then(|l| l.call_method1("summarize", (e.value(py),)))
+                .and_then(|s| s.extract::<String>())
+                .unwrap_or_else(|_| e.to_string());
+            fail(&format!("ferricorn: error: cannot load {uri:?}: {msg}"))
+        }
+    }
+}
+
 #[pyfunction]
 fn run(py: Python<'_>, argv: Vec<String>) -> i32 {
     let args = argv.get(1..).unwrap_or_default();
@@ -129,6 +153,11 @@ fn run(py: Python<'_>, argv: Vec<String>) -> i32 {
             println!("{text}");
             return 0;
         }
+        Command::PrintConfig(text) => {
+            println!("{text}");
+            return 0;
+        }
+        Command::CheckConfig(cfg) => return check_config(py, &cfg),
         Command::Run(cfg) => cfg,
     };
     let Some(uri) = cfg.app_uri.clone() else {

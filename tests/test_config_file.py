@@ -99,3 +99,19 @@ def test_missing_config_file(tmp_path):
     res = run_cli(["-c", str(tmp_path / "nope.py"), "app:application"], timeout=30)
     assert res.returncode == 2
     assert "nope.py" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_print_config_shows_final_values(tmp_path):
+    write_conf(tmp_path, "workers = 3\ntimeout = 77\n")
+    res = run_cli(["--print-config", "-t", "12"], cwd=tmp_path, timeout=30)
+    assert res.returncode == 0, res.stderr
+    rows = {ln.split("=", 1)[0].strip(): ln.split("=", 1)[1].strip() for ln in res.stdout.splitlines() if "=" in ln}
+    assert rows["workers"] == "3" and rows["timeout"] == "12"
+
+
+def test_check_config(tmp_path):
+    ok = run_cli(["--check-config", "--chdir", str(APPS), "app:application"], timeout=30)
+    assert ok.returncode == 0, ok.stderr
+    bad = run_cli(["--check-config", "--chdir", str(APPS), "app:no_such_attr_xyz"], timeout=30)
+    assert bad.returncode != 0
+    assert "no_such_attr_xyz" in bad.stderr and "Traceback" not in bad.stderr

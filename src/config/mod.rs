@@ -260,6 +260,11 @@ pub enum Command {
     Help(String),
     /// Print this to stdout and exit 0.
     Version(String),
+    /// `--print-config`: every setting's final value; print and exit 0.
+    PrintConfig(String),
+    /// `--check-config`: the configuration is valid; the caller checks that
+    /// the application loads, then exits 0 (or 1).
+    CheckConfig(Config),
 }
 
 /// A configuration error: the complete one-line message, already prefixed
@@ -427,6 +432,12 @@ pub fn parse_full(
         b.store(idx, input, Source::Argv)?;
     }
     b.app_uri = argv.positionals.into_iter().next().or(file_app);
+    if b.flag("print_config")? {
+        return Ok(Command::PrintConfig(b.print_config()));
+    }
+    if b.flag("check_config")? {
+        return b.build().map(Command::CheckConfig);
+    }
 
     b.build().map(Command::Run)
 }

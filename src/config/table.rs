@@ -283,9 +283,9 @@ pub static SETTINGS: &[Setting] = &[
         "Extra files that trigger a reload; repeatable."),
     row("spew", S::Debugging, &["--spew"], "", K::Flag, D::Bool(false), None, NYI, Gunicorn,
         "Trace every line of Python the server executes."),
-    row("check_config", S::Debugging, &["--check-config"], "", K::Flag, D::Bool(false), None, NYI, Gunicorn,
+    row("check_config", S::Debugging, &["--check-config"], "", K::Flag, D::Bool(false), None, IMPL, Gunicorn,
         "Load the configuration and the app, then exit 0 or 1."),
-    row("print_config", S::Debugging, &["--print-config"], "", K::Flag, D::Bool(false), None, NYI, Gunicorn,
+    row("print_config", S::Debugging, &["--print-config"], "", K::Flag, D::Bool(false), None, IMPL, Gunicorn,
         "Print every resolved setting, then act as --check-config."),
     // ---- Server Mechanics ----
     row("preload_app", S::ServerMechanics, &["--preload"], "", K::Flag, D::Bool(false), None, NYI, Gunicorn,

@@ -815,10 +815,13 @@ fn not_yet_implemented_settings_are_refused() {
         cfg(&["--forwarded-allow-ips", "10.0.0.0/8,::1"]).forwarded_allow_ips,
         vec!["10.0.0.0/8", "::1"]
     );
-    assert_eq!(
-        err(&["--print-config"]),
-        "ferricorn: error: --print-config (print_config) is not supported yet"
-    );
+    match run_env(&["--print-config", "-w", "3"], &[]) {
+        Ok(Command::PrintConfig(text)) => {
+            assert!(text.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["workers", "=", "3"]), "{text}");
+        }
+        other => panic!("expected PrintConfig, got {other:?}"),
+    }
+    assert!(matches!(run_env(&["--check-config", "m:app"], &[]), Ok(Command::CheckConfig(c)) if c.app_uri.as_deref() == Some("m:app")));
 }
 
 #[test]
@@ -1065,6 +1068,8 @@ fn implemented_settings_are_the_expected_ones() {
         "limit_request_line",
         "limit_request_fields",
         "limit_request_field_size",
+        "check_config",
+        "print_config",
         "chdir",
         "raw_env",
         "secure_scheme_headers",

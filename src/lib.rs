@@ -153,9 +153,9 @@ fn run(py: Python<'_>, argv: Vec<String>) -> i32 {
             println!("{text}");
             return 0;
         }
-        Command::PrintConfig(text) => {
+        Command::PrintConfig(text, cfg) => {
             println!("{text}");
-            return 0;
+            return if cfg.app_uri.is_some() { check_config(py, &cfg) } else { 0 };
         }
         Command::CheckConfig(cfg) => return check_config(py, &cfg),
         Command::Run(cfg) => cfg,

@@ -146,3 +146,24 @@ def test_name_sets_process_names(server_factory):
     worker = srv.wait_workers(1)[0]
     assert _comm(srv.pid) == "shop-master"
     assert _comm(worker) == "shop-worker"
+
+
+def test_factory_called_with_wrong_arguments_exits_4():
+    res = run_cli(["-b", "127.0.0.1:%d" % free_port(), "app:strict_factory(1, 2, 3)"], timeout=30)
+    assert res.returncode == 4, res.stderr
+    assert "strict_factory" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_timeout_stack_dump_survives_log_reopen(server_factory, tmp_path):
+    log = tmp_path / "error.log"
+    srv = server_factory("app:application", "-w", "1", "-t", "2", "--error-logfile", str(log))
+    wait_for(lambda: log.exists() and "Booting worker" in log.read_text(), timeout=10, what="worker boot")
+    log.rename(tmp_path / "error.log.1")
+    srv.signal(signal.SIGUSR1)
+    wait_for(lambda: log.exists(), timeout=10, what="the log to be reopened")
+    time.sleep(0.5)
+    with RawConnection(srv.port, timeout=30) as c:
+        c.send(build_request("GET", "/sleep?s=30"))
+        wait_for(lambda: "WORKER TIMEOUT" in log.read_text(), timeout=20, what="the timeout")
+        wait_for(lambda: "app.py" in log.read_text(), timeout=10, what="the stack dump in the new log")
+        assert c.is_closed(10)[0]

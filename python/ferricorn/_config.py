@@ -51,6 +51,8 @@ def _where(exc, path=None):
 
 def load(path: str):
     """Returns [(name, (tag, value))] for the file or module ``path``."""
+    if path.startswith("file:"):
+        path = path[len("file:"):]
     if path.startswith("python:"):
         name = path[len("python:"):]
         if os.getcwd() not in sys.path:

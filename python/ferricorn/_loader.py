@@ -79,6 +79,14 @@ def load(spec: str):
     if is_call:
         if not callable(app):
             raise AppError(f"Attribute {name!r} in {module!r} is not callable, so it is not an application factory.")
+        import inspect
+
+        try:
+            inspect.signature(app).bind(*args, **kwargs)
+        except TypeError as e:
+            raise AppError(f"Cannot call the application factory {expr!r} in {module!r}: {e}") from None
+        except ValueError:
+            pass  # no signature to check (a builtin): let the call decide
         app = app(*args, **kwargs)
         if app is None:
             raise AppError(f"The application factory {expr!r} in {module!r} returned None.")

@@ -41,7 +41,7 @@ pub fn settings_markdown() -> String {
         "A setting marked *not yet* is recognised, but giving it any value other than its default \
          stops ferricorn with `ferricorn: error: --flag (name) is not supported yet` (exit status 2), \
          rather than silently running without it. Settings without flags can only be set in a config \
-         file, which is not supported yet either.\n\n",
+         file (`-c FILE`, `-c python:module`, or `./gunicorn.conf.py`).\n\n",
     );
     out.push_str(
         "Precedence, lowest first: defaults (some read from environment variables) < config file < \

@@ -230,12 +230,12 @@ pub struct Config {
     pub permit_unconventional_http_method: bool,
     pub tolerate_dangerous_framing: bool,
     pub header_map: HeaderMap,
-    /// Not configurable yet: always Gunicorn's default `["127.0.0.1", "::1"]`.
+    /// Peers trusted for scheme headers: addresses, CIDR networks or `*`.
     pub forwarded_allow_ips: Vec<String>,
     /// Not configurable yet: always `["SCRIPT_NAME", "PATH_INFO"]`.
     pub forwarder_headers: Vec<String>,
-    /// Not configurable yet: Gunicorn's three default (header, value) pairs,
-    /// header names upper-case.
+    /// (header, value) pairs by which a trusted proxy marks https; header
+    /// names upper-case.
     pub secure_scheme_headers: Vec<(String, String)>,
 }
 
@@ -260,8 +260,9 @@ pub enum Command {
     Help(String),
     /// Print this to stdout and exit 0.
     Version(String),
-    /// `--print-config`: every setting's final value; print and exit 0.
-    PrintConfig(String),
+    /// `--print-config`: every setting's final value; print it, then check
+    /// the application loads as for `--check-config`.
+    PrintConfig(String, Config),
     /// `--check-config`: the configuration is valid; the caller checks that
     /// the application loads, then exits 0 (or 1).
     CheckConfig(Config),
@@ -433,7 +434,9 @@ pub fn parse_full(
     }
     b.app_uri = argv.positionals.into_iter().next().or(file_app);
     if b.flag("print_config")? {
-        return Ok(Command::PrintConfig(b.print_config()));
+        // Gunicorn: print the resolved settings, then check like --check-config.
+        let text = b.print_config();
+        return b.build().map(|cfg| Command::PrintConfig(text, cfg));
     }
     if b.flag("check_config")? {
         return b.build().map(Command::CheckConfig);

@@ -816,7 +816,7 @@ fn not_yet_implemented_settings_are_refused() {
         vec!["10.0.0.0/8", "::1"]
     );
     match run_env(&["--print-config", "-w", "3"], &[]) {
-        Ok(Command::PrintConfig(text)) => {
+        Ok(Command::PrintConfig(text, _)) => {
             assert!(text.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["workers", "=", "3"]), "{text}");
         }
         other => panic!("expected PrintConfig, got {other:?}"),

@@ -792,7 +792,6 @@ fn parse_version(v: &[u8]) -> Result<Version, HttpError> {
                 (b'1', b'1') => Ok(Version::Http11),
                 // RFC 9112 §2.3: a higher minor version of a major version we
                 // implement is processed as the highest one we know (1.1).
-                // (Gunicorn refuses these with 400; the RFC is clear.)
                 (b'1', b'2'..=b'9') => Ok(Version::Http11),
                 (b'2'..=b'9', _) => Err(HttpError::new(505, "HTTP version not supported")),
                 // 0.x: HTTP/0.9 has no headers and is not served.

@@ -190,12 +190,22 @@ fn install_fast_exit() {
     }
 }
 
+/// The descriptor faulthandler writes to: a private duplicate of the error
+/// log's, so a log reopen (USR1) can never leave it pointing at a closed or
+/// reused descriptor (a client socket, say).
+static DUMP_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
 /// Enables Python's faulthandler on the error log: SIGABRT (what the master
 /// sends a worker past `--timeout`) and fatal signals (a segfault in a C
 /// extension) then write every Python thread's stack to the error log before
 /// the process dies. (SIGABRT cannot be `register()`ed, only `enable()`d.)
+/// Called at boot and again after the logs are reopened.
 fn install_stack_dump(py: Python<'_>) {
-    let fd = logging::error_fd();
+    // SAFETY: dup of the error log descriptor; -1 on failure is handled.
+    let fd = unsafe { libc::fcntl(logging::error_fd(), libc::F_DUPFD_CLOEXEC, 3) };
+    if fd < 0 {
+        return;
+    }
     let r = (|| -> PyResult<()> {
         let kwargs = pyo3::types::PyDict::new(py);
         kwargs.set_item("file", fd)?;
@@ -203,15 +213,31 @@ fn install_stack_dump(py: Python<'_>) {
         py.import("faulthandler")?.call_method("enable", (), Some(&kwargs))?;
         Ok(())
     })();
+    let old = DUMP_FD.swap(if r.is_ok() { fd } else { -1 }, Ordering::Relaxed);
+    if old >= 0 {
+        // SAFETY: the previous private duplicate, no longer used by faulthandler.
+        unsafe { libc::close(old) };
+    }
     if let Err(e) = r {
+        // SAFETY: our own duplicate, unused.
+        unsafe { libc::close(fd) };
         logging::warning(&format!("faulthandler not enabled; timeouts will not show stacks: {e}"));
     }
+}
+
+/// Reopens the log files (SIGUSR1) and re-aims the stack dumps at the new one.
+fn reopen_logs() {
+    logging::reopen();
+    Python::attach(install_stack_dump);
 }
 
 /// The worker's life; returns its exit status.
 pub fn run(py: Python<'_>, boot: WorkerBoot<'_>) -> i32 {
     install_fast_exit();
     install_flag_handlers();
+    // Before the import: an app stuck while importing is timed out too, and
+    // its stack should show where.
+    install_stack_dump(py);
     let cfg = boot.cfg.clone();
     let app = match WsgiApp::load(py, &cfg, boot.listeners) {
         Ok(app) => Arc::new(app),
@@ -229,7 +255,6 @@ pub fn run(py: Python<'_>, boot: WorkerBoot<'_>) -> i32 {
             return WORKER_BOOT_ERROR;
         }
     };
-    install_stack_dump(py);
     let threads = cfg.threads.max(1) as usize;
     let inline = threads == 1;
     let dispatch = if inline {
@@ -347,6 +372,14 @@ async fn serve_all(
                 return 1;
             }
         };
+        // The worker keeps only the duplicate, owned by its accept loop, so
+        // the socket closes in this process the moment the loop stops
+        // accepting (graceful stop): once every process has let go, the
+        // kernel refuses new connections instead of queueing them. The
+        // inherited descriptor belongs to the master's copy of the listener
+        // list, which a worker never drops (it leaves through _exit).
+        // SAFETY: closing the inherited number; nothing in the worker uses it.
+        unsafe { libc::close(l.raw_fd()) };
         let w = worker.clone();
         match &l.kind {
             Kind::Tcp(_) => match TcpListener::from_std(std::net::TcpListener::from(fd)) {
@@ -389,11 +422,11 @@ async fn serve_all(
             }
             _ = usr1.recv() => {
                 USR1_RECEIVED.store(false, Ordering::Relaxed);
-                logging::reopen();
+                reopen_logs();
             }
             _ = beat.tick() => {
                 if USR1_RECEIVED.swap(false, Ordering::Relaxed) {
-                    logging::reopen();
+                    reopen_logs();
                 }
                 scoreboard.beat(slot);
                 // SAFETY: getppid cannot fail.

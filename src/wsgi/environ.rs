@@ -205,24 +205,28 @@ pub fn build<'py>(
             None => env.set_item(&key, val)?,
         }
     }
-    // On a Unix socket there is no local address to report: Gunicorn takes
-    // SERVER_NAME/SERVER_PORT from the Host header (port by scheme).
-    if ex.peer.ip.is_none() {
-        if let Some(host) = head.header("host") {
-            let (name, port) = split_host(host);
-            env.set_item(&k.server_name, latin1(py, name)?)?;
-            env.set_item(&k.server_port, latin1(py, port.unwrap_or(b"80"))?)?;
-        }
-    }
+    let mut https = false;
     // A trusted proxy may say the client spoke https (Gunicorn's
     // forwarded_allow_ips + secure_scheme_headers; default: localhost only).
     if app.proxy.trusts(ex.peer.ip) {
         match app.proxy.scheme(head.headers.iter().map(|h| (head.bytes(h.name), head.bytes(h.value)))) {
             super::proxy::Scheme::Default | super::proxy::Scheme::Http => {}
-            super::proxy::Scheme::Https => env.set_item(&k.url_scheme, k.https.bind(py))?,
+            super::proxy::Scheme::Https => {
+                https = true;
+                env.set_item(&k.url_scheme, k.https.bind(py))?
+            }
             super::proxy::Scheme::Conflict => {
                 return Ok(Err(EnvironError { status: 400, reason: "conflicting scheme headers".into() }))
             }
+        }
+    }
+    // On a Unix socket there is no local address to report: Gunicorn takes
+    // SERVER_NAME/SERVER_PORT from the Host header (default port by scheme).
+    if ex.peer.ip.is_none() {
+        if let Some(host) = head.header("host") {
+            let (name, port) = split_host(host);
+            env.set_item(&k.server_name, latin1(py, name)?)?;
+            env.set_item(&k.server_port, latin1(py, port.unwrap_or(if https { b"443" } else { b"80" }))?)?;
         }
     }
     env.set_item(&k.wsgi_input, input)?;

@@ -483,3 +483,8 @@ def create_app(*args, **kwargs):
         return send_json(start_response, {"factory": True, "args": list(args), "kwargs": kwargs})
 
     return factory_app
+
+
+def strict_factory(name):
+    """A factory taking exactly one argument (for the exit-4 test)."""
+    return application

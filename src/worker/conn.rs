@@ -56,6 +56,19 @@ impl Stream {
         }
     }
 
+    /// One read of at most `max` more bytes into `buf`: never past the end
+    /// of a body into the next request.
+    async fn read_at_most(&mut self, buf: &mut BytesMut, max: usize) -> io::Result<usize> {
+        if max == 0 {
+            return Ok(0);
+        }
+        let mut limited = bytes::BufMut::limit(buf, max);
+        match self {
+            Stream::Tcp(s) => s.read_buf(&mut limited).await,
+            Stream::Unix(s) => s.read_buf(&mut limited).await,
+        }
+    }
+
     async fn writable(&self) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.writable().await,
@@ -308,13 +321,23 @@ async fn read_body(worker: &Worker, stream: &mut Stream, buf: &mut BytesMut, hea
                     .await
                     .map_err(|_| ReadEnd::Quiet)?;
             }
-            if buf.len() < n {
-                buf.reserve(n - buf.len()); // one allocation, few reads
+            if buf.len() >= n {
+                return Ok(Body::Full(buf.split_to(n)));
             }
-            while buf.len() < n {
-                read_more(worker, stream, buf).await?;
+            // The rest goes straight into a buffer of exactly the body's
+            // size: reads can never run into a pipelined request, and the
+            // connection buffer stays small (no growth, no copy on growth).
+            let mut body = BytesMut::with_capacity(n);
+            body.extend_from_slice(buf);
+            buf.clear();
+            while body.len() < n {
+                let want = n - body.len();
+                match tokio::time::timeout(worker.body_timeout(), stream.read_at_most(&mut body, want)).await {
+                    Ok(Ok(k)) if k > 0 => {}
+                    _ => return Err(ReadEnd::Quiet),
+                }
             }
-            Ok(Body::Full(buf.split_to(n)))
+            Ok(Body::Full(body))
         }
         BodyFraming::Length(n) => Ok(streaming(buf, Framing::Length(n), BytesMut::new(), expect)),
         BodyFraming::Chunked => {

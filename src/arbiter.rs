@@ -112,6 +112,8 @@ pub fn set_process_name(cfg: &Config, role: &str) {
 /// What a worker child needs from the master, handed over at fork.
 pub struct WorkerBoot<'a> {
     pub cfg: &'a Arc<Config>,
+    /// The application imported by the master (`--preload`), inherited at fork.
+    pub preloaded: Option<&'a pyo3::Py<pyo3::PyAny>>,
     pub listeners: &'a [Listener],
     pub scoreboard: &'a Scoreboard,
     pub slot: usize,
@@ -126,6 +128,7 @@ struct WorkerInfo {
 
 pub struct Arbiter {
     cfg: Arc<Config>,
+    preloaded: Option<pyo3::Py<pyo3::PyAny>>,
     listeners: Vec<Listener>,
     scoreboard: Scoreboard,
     workers: HashMap<libc::pid_t, WorkerInfo>,
@@ -138,7 +141,11 @@ pub struct Arbiter {
 }
 
 impl Arbiter {
-    pub fn new(cfg: Arc<Config>, listeners: Vec<Listener>) -> Result<Arbiter, String> {
+    pub fn new(
+        cfg: Arc<Config>,
+        listeners: Vec<Listener>,
+        preloaded: Option<pyo3::Py<pyo3::PyAny>>,
+    ) -> Result<Arbiter, String> {
         let scoreboard =
             Scoreboard::new().map_err(|e| format!("ferricorn: error: cannot map scoreboard: {e}"))?;
         let mut fds = [0 as RawFd; 2];
@@ -152,6 +159,7 @@ impl Arbiter {
         let num_workers = cfg.workers.max(1) as usize;
         Ok(Arbiter {
             cfg,
+            preloaded,
             listeners,
             scoreboard,
             workers: HashMap::new(),
@@ -310,6 +318,7 @@ impl Arbiter {
             logging::info(&format!("Booting worker with pid: {}", unsafe { libc::getpid() }));
             let boot = WorkerBoot {
                 cfg: &self.cfg,
+                preloaded: self.preloaded.as_ref(),
                 listeners: &self.listeners,
                 scoreboard: &self.scoreboard,
                 slot,

@@ -109,6 +109,33 @@ fn load_config_file(py: Python<'_>, path: &str) -> Result<Vec<(String, config::I
     Ok(out)
 }
 
+/// `--preload`: imports the application in the master, then freezes the
+/// garbage collector's view of everything imported so far (`gc.freeze()`),
+/// so forked workers do not touch — and copy — those pages when they collect.
+/// An error is one line and the exit status a worker would have had.
+fn preload(py: Python<'_>, uri: &str) -> Result<Py<PyAny>, i32> {
+    use wsgi::app::LoadError;
+    match wsgi::app::load_callable(py, uri) {
+        Ok(app) => {
+            if let Err(e) = py.import("gc").and_then(|gc| gc.call_method0("freeze")) {
+                logging::warning(&format!("gc.freeze() failed: {e}"));
+            }
+            Ok(app)
+        }
+        Err(LoadError::User(msg)) => Err(fail_with(&msg, arbiter::WORKER_BOOT_ERROR)),
+        Err(LoadError::App { message, exit_code }) => Err(fail_with(&message, exit_code)),
+        Err(LoadError::Traceback { summary, traceback }) => {
+            logging::debug(&traceback);
+            Err(fail_with(&summary, arbiter::WORKER_BOOT_ERROR))
+        }
+    }
+}
+
+fn fail_with(msg: &str, code: i32) -> i32 {
+    eprintln!("ferricorn: error: {msg}");
+    code
+}
+
 /// `--check-config`: the settings parsed; now import the application in
 /// this process (as Gunicorn does) and report. Exit 0 when it loads.
 fn check_config(py: Python<'_>, cfg: &Config) -> i32 {
@@ -174,11 +201,19 @@ fn run(py: Python<'_>, argv: Vec<String>) -> i32 {
         eprintln!("{e}");
         return arbiter::WORKER_BOOT_ERROR;
     }
+    let preloaded = if cfg.preload_app {
+        match preload(py, &uri) {
+            Ok(app) => Some(app),
+            Err(code) => return code,
+        }
+    } else {
+        None
+    };
     let listeners = match listeners::bind_all(&cfg.bind, cfg.backlog) {
         Ok(l) => l,
         Err(e) => return fail(&e),
     };
-    let arbiter = match arbiter::Arbiter::new(Arc::new(cfg), listeners) {
+    let arbiter = match arbiter::Arbiter::new(Arc::new(cfg), listeners, preloaded) {
         Ok(a) => a,
         Err(e) => return fail(&e),
     };

@@ -167,3 +167,33 @@ def test_timeout_stack_dump_survives_log_reopen(server_factory, tmp_path):
         wait_for(lambda: "WORKER TIMEOUT" in log.read_text(), timeout=20, what="the timeout")
         wait_for(lambda: "app.py" in log.read_text(), timeout=10, what="the stack dump in the new log")
         assert c.is_closed(10)[0]
+
+
+# -- --preload: the master imports the app once, workers inherit it ------------------
+
+def _pids(port):
+    r = exchange(port, build_request("GET", "/"))
+    assert r.status == 200, r
+    return json.loads(r.body)
+
+
+def test_preload_imports_in_master(server_factory):
+    srv = server_factory("import_pid:application", "--preload", "-w", "2")
+    info = _pids(srv.port)
+    assert info["imported_in"] == srv.pid == info["ppid"]
+    assert info["pid"] != srv.pid
+
+
+def test_without_preload_workers_import(server_factory):
+    srv = server_factory("import_pid:application", "-w", "1")
+    info = _pids(srv.port)
+    assert info["imported_in"] == info["pid"] != srv.pid
+
+
+def test_preload_failure_is_one_line_and_binds_nothing():
+    port = free_port()
+    res = run_cli(["-b", "127.0.0.1:%d" % port, "--preload", "broken_import:application"], timeout=30)
+    assert res.returncode == 3, res.stderr
+    assert "broken-import-marker" in res.stderr and "Traceback" not in res.stderr
+    res = run_cli(["-b", "127.0.0.1:%d" % port, "--preload", "app:no_such_attr_xyz"], timeout=30)
+    assert res.returncode == 4, res.stderr

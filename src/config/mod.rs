@@ -217,6 +217,8 @@ pub struct Config {
     pub loglevel: LogLevel,
     pub proc_name: Option<String>,
     /// 0 = never recycle.
+    /// `--preload`: import the app in the master before forking workers.
+    pub preload_app: bool,
     pub max_requests: u64,
     pub max_requests_jitter: u64,
     /// ferricorn: body bytes read before the app is called.
@@ -701,6 +703,7 @@ impl<'a> Builder<'a> {
             errorlog: self.opt_str("errorlog")?.unwrap_or_else(|| "-".to_string()),
             loglevel,
             proc_name: self.opt_str("proc_name")?,
+            preload_app: self.flag("preload_app")?,
             max_requests: self.int("max_requests")?,
             max_requests_jitter: self.int("max_requests_jitter")?,
             body_buffer_size: self.usize("body_buffer_size")?,

@@ -288,7 +288,7 @@ pub static SETTINGS: &[Setting] = &[
     row("print_config", S::Debugging, &["--print-config"], "", K::Flag, D::Bool(false), None, IMPL, Gunicorn,
         "Print every resolved setting, then act as --check-config."),
     // ---- Server Mechanics ----
-    row("preload_app", S::ServerMechanics, &["--preload"], "", K::Flag, D::Bool(false), None, NYI, Gunicorn,
+    row("preload_app", S::ServerMechanics, &["--preload"], "", K::Flag, D::Bool(false), None, IMPL, Gunicorn,
         "Import the application in the master before forking workers."),
     row("sendfile", S::ServerMechanics, &["--no-sendfile"], "", K::FlagFalse, D::None, Some("SENDFILE"), NYI, Gunicorn,
         "Do not use sendfile() for wsgi.file_wrapper responses."),

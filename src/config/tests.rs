@@ -778,10 +778,7 @@ fn not_yet_implemented_settings_are_refused() {
         err(&["-DR"]),
         "ferricorn: error: -D/--daemon (daemon) is not supported yet"
     );
-    assert_eq!(
-        err(&["--preload"]),
-        "ferricorn: error: --preload (preload_app) is not supported yet"
-    );
+    assert!(cfg(&["--preload"]).preload_app);
     assert_eq!(
         err(&["--no-sendfile"]),
         "ferricorn: error: --no-sendfile (sendfile) is not supported yet"
@@ -1070,6 +1067,7 @@ fn implemented_settings_are_the_expected_ones() {
         "limit_request_field_size",
         "check_config",
         "print_config",
+        "preload_app",
         "chdir",
         "raw_env",
         "secure_scheme_headers",

@@ -239,7 +239,11 @@ pub fn run(py: Python<'_>, boot: WorkerBoot<'_>) -> i32 {
     // its stack should show where.
     install_stack_dump(py);
     let cfg = boot.cfg.clone();
-    let app = match WsgiApp::load(py, &cfg, boot.listeners) {
+    let loaded = match boot.preloaded {
+        Some(app) => WsgiApp::with_app(py, &cfg, boot.listeners, app.clone_ref(py)),
+        None => WsgiApp::load(py, &cfg, boot.listeners),
+    };
+    let app = match loaded {
         Ok(app) => Arc::new(app),
         Err(LoadError::User(msg)) => {
             logging::error(&msg);

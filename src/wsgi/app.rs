@@ -119,6 +119,46 @@ pub struct WsgiApp {
     pub cfg: Arc<Config>,
 }
 
+
+/// Imports the WSGI callable named by `uri` (`module:attr`, `module:factory(...)`).
+/// Errors are one line (plus the traceback, for the user's own exceptions).
+pub fn load_callable(py: Python<'_>, uri: &str) -> Result<Py<PyAny>, LoadError> {
+    let loader = py
+        .import("ferricorn._loader")
+        .map_err(|e| LoadError::User(format!("cannot import ferricorn._loader: {e}")))?;
+    let format_exception = loader
+        .getattr("format_exception")
+        .map_err(|e| LoadError::User(e.to_string()))?;
+    let app = match loader.call_method1("load", (uri,)) {
+            Ok(app) => app.unbind(),
+            Err(e) => {
+                let app_error = loader
+                    .getattr("AppError")
+                    .ok()
+                    .is_some_and(|t| e.get_type(py).is(&t));
+                if app_error {
+                    let exit_code = e.value(py).getattr("exit_code").and_then(|c| c.extract::<i32>()).unwrap_or(4);
+                    return Err(LoadError::App { message: e.value(py).to_string(), exit_code });
+                }
+                // One line at ERROR (what failed and where); the whole
+                // traceback at DEBUG for those who ask with --log-level debug.
+                let summary = loader
+                    .call_method1("summarize", (e.value(py),))
+                    .and_then(|t| t.extract::<String>())
+                    .unwrap_or_else(|_| e.to_string());
+                let tb = format_exception
+                    .call1((e.value(py),))
+                    .and_then(|t| t.extract::<String>())
+                    .unwrap_or_else(|_| e.to_string());
+                return Err(LoadError::Traceback {
+                    summary: format!("Failed to load application {uri:?}: {summary}"),
+                    traceback: tb,
+                });
+            }
+        };
+    Ok(app)
+}
+
 extern "C" {
     /// CPython's pre-sized dict constructor (exported by libpython 3.x,
     /// declared in Include/cpython/dictobject.h; pyo3-ffi skips private names).
@@ -139,8 +179,15 @@ pub enum LoadError {
 impl WsgiApp {
     /// Imports the application named by `cfg.app_uri` and prepares the
     /// per-worker objects.
+    /// Imports `cfg.app_uri` and prepares the per-worker objects (after fork).
     pub fn load(py: Python<'_>, cfg: &Arc<Config>, listeners: &[Listener]) -> Result<WsgiApp, LoadError> {
-        let uri = cfg.app_uri.clone().unwrap_or_default();
+        let app = load_callable(py, cfg.app_uri.as_deref().unwrap_or_default())?;
+        Self::with_app(py, cfg, listeners, app)
+    }
+
+    /// Prepares the per-worker objects around an already loaded application
+    /// (`--preload`: imported by the master before fork).
+    pub fn with_app(py: Python<'_>, cfg: &Arc<Config>, listeners: &[Listener], app: Py<PyAny>) -> Result<WsgiApp, LoadError> {
         let loader = py
             .import("ferricorn._loader")
             .map_err(|e| LoadError::User(format!("cannot import ferricorn._loader: {e}")))?;
@@ -148,33 +195,6 @@ impl WsgiApp {
             .getattr("format_exception")
             .map_err(|e| LoadError::User(e.to_string()))?
             .unbind();
-        let app = match loader.call_method1("load", (uri.as_str(),)) {
-            Ok(app) => app.unbind(),
-            Err(e) => {
-                let app_error = loader
-                    .getattr("AppError")
-                    .ok()
-                    .is_some_and(|t| e.get_type(py).is(&t));
-                if app_error {
-                    let exit_code = e.value(py).getattr("exit_code").and_then(|c| c.extract::<i32>()).unwrap_or(4);
-                    return Err(LoadError::App { message: e.value(py).to_string(), exit_code });
-                }
-                // One line at ERROR (what failed and where); the whole
-                // traceback at DEBUG for those who ask with --log-level debug.
-                let summary = loader
-                    .call_method1("summarize", (e.value(py),))
-                    .and_then(|t| t.extract::<String>())
-                    .unwrap_or_else(|_| e.to_string());
-                let tb = format_exception
-                    .call1(py, (e.value(py),))
-                    .and_then(|t| t.extract::<String>(py))
-                    .unwrap_or_else(|_| e.to_string());
-                return Err(LoadError::Traceback {
-                    summary: format!("Failed to load application {uri:?}: {summary}"),
-                    traceback: tb,
-                });
-            }
-        };
         let keys = Keys::new(py);
         let templates = listeners
             .iter()

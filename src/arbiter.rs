@@ -100,7 +100,9 @@ fn set_handlers(handler: Option<extern "C" fn(libc::c_int)>) {
 /// titles only when the setproctitle package is installed; argv-based
 /// titles are not done yet.
 pub fn set_process_name(cfg: &Config, role: &str) {
-    let Some(name) = cfg.proc_name.as_deref() else { return };
+    let Some(name) = cfg.proc_name.as_deref() else {
+        return;
+    };
     let base: String = name.chars().filter(|c| !c.is_control()).take(8).collect();
     let mut comm = format!("{base}-{role}").into_bytes();
     comm.truncate(15);
@@ -146,8 +148,8 @@ impl Arbiter {
         listeners: Vec<Listener>,
         preloaded: Option<pyo3::Py<pyo3::PyAny>>,
     ) -> Result<Arbiter, String> {
-        let scoreboard =
-            Scoreboard::new().map_err(|e| format!("ferricorn: error: cannot map scoreboard: {e}"))?;
+        let scoreboard = Scoreboard::new()
+            .map_err(|e| format!("ferricorn: error: cannot map scoreboard: {e}"))?;
         let mut fds = [0 as RawFd; 2];
         // SAFETY: pipe2 fills both descriptors on success.
         if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } != 0 {
@@ -182,7 +184,11 @@ impl Arbiter {
         for l in &self.listeners {
             logging::info(&format!("Listening at: {} ({})", l.url(), self.pid));
         }
-        let kind = if self.cfg.threads > 1 { "gthread" } else { "sync" };
+        let kind = if self.cfg.threads > 1 {
+            "gthread"
+        } else {
+            "sync"
+        };
         logging::info(&format!("Using worker: {kind}"));
 
         self.manage_workers(py);
@@ -265,7 +271,11 @@ impl Arbiter {
 
     /// Waits up to `timeout_ms` for signals; returns them in arrival order.
     fn wait_for_signals(&self, timeout_ms: i32) -> Vec<libc::c_int> {
-        let mut pfd = libc::pollfd { fd: self.pipe_r, events: libc::POLLIN, revents: 0 };
+        let mut pfd = libc::pollfd {
+            fd: self.pipe_r,
+            events: libc::POLLIN,
+            revents: 0,
+        };
         // SAFETY: one valid pollfd.
         let n = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
         let mut out = Vec::new();
@@ -315,7 +325,9 @@ impl Arbiter {
             set_process_name(&self.cfg, "worker");
             // Logged by the worker itself, so the bracketed pid is the worker's (as in Gunicorn).
             // SAFETY: getpid cannot fail.
-            logging::info(&format!("Booting worker with pid: {}", unsafe { libc::getpid() }));
+            logging::info(&format!("Booting worker with pid: {}", unsafe {
+                libc::getpid()
+            }));
             let boot = WorkerBoot {
                 cfg: &self.cfg,
                 preloaded: self.preloaded.as_ref(),
@@ -336,7 +348,14 @@ impl Arbiter {
             ));
             return;
         }
-        self.workers.insert(pid, WorkerInfo { slot, age: self.next_age, aborted_at: None });
+        self.workers.insert(
+            pid,
+            WorkerInfo {
+                slot,
+                age: self.next_age,
+                aborted_at: None,
+            },
+        );
     }
 
     /// Starts missing workers and retires the oldest surplus ones gracefully.
@@ -373,7 +392,9 @@ impl Arbiter {
             if pid <= 0 {
                 break;
             }
-            let Some(_info) = self.workers.remove(&pid) else { continue };
+            let Some(_info) = self.workers.remove(&pid) else {
+                continue;
+            };
             if libc::WIFEXITED(status) {
                 let code = libc::WEXITSTATUS(status);
                 if code == WORKER_BOOT_ERROR && self.halt.is_none() {
@@ -394,7 +415,10 @@ impl Arbiter {
                         "Worker (pid:{pid}) was sent SIGKILL! Perhaps out of memory?"
                     ));
                 } else {
-                    logging::error(&format!("Worker (pid:{pid}) was sent {}!", signal_name(sig)));
+                    logging::error(&format!(
+                        "Worker (pid:{pid}) was sent {}!",
+                        signal_name(sig)
+                    ));
                 }
             }
         }
@@ -446,7 +470,11 @@ impl Arbiter {
     fn stop(&mut self, _py: Python<'_>, graceful: bool) {
         crate::listeners::cleanup(&self.listeners);
         self.listeners.clear();
-        self.kill_all(if graceful { libc::SIGTERM } else { libc::SIGQUIT });
+        self.kill_all(if graceful {
+            libc::SIGTERM
+        } else {
+            libc::SIGQUIT
+        });
         let deadline = now_ms() + self.cfg.graceful_timeout.saturating_mul(1000);
         while !self.workers.is_empty() && now_ms() < deadline {
             self.reap_workers();
@@ -454,7 +482,10 @@ impl Arbiter {
                 break;
             }
             let sigs = self.wait_for_signals(100);
-            if sigs.iter().any(|&s| s == libc::SIGINT || s == libc::SIGQUIT) {
+            if sigs
+                .iter()
+                .any(|&s| s == libc::SIGINT || s == libc::SIGQUIT)
+            {
                 logging::info("Handling signal: quit (fast stop)");
                 self.kill_all(libc::SIGQUIT);
             }

@@ -81,13 +81,16 @@ fn check_app_module(py: Python<'_>, uri: &str) -> Result<(), String> {
 /// defines into setting inputs; errors are one line.
 fn load_config_file(py: Python<'_>, path: &str) -> Result<Vec<(String, config::Input)>, String> {
     use config::Input;
-    let module = py.import("ferricorn._config").map_err(|e| format!("cannot load ferricorn._config: {e}"))?;
+    let module = py
+        .import("ferricorn._config")
+        .map_err(|e| format!("cannot load ferricorn._config: {e}"))?;
     let pairs = match module.call_method1("load", (path,)) {
         Ok(p) => p,
         Err(e) => return Err(e.value(py).to_string()),
     };
-    let pairs: Vec<(String, (String, Bound<'_, PyAny>))> =
-        pairs.extract().map_err(|e| format!("config file {path:?}: {e}"))?;
+    let pairs: Vec<(String, (String, Bound<'_, PyAny>))> = pairs
+        .extract()
+        .map_err(|e| format!("config file {path:?}: {e}"))?;
     let mut out = Vec::with_capacity(pairs.len());
     for (name, (tag, value)) in pairs {
         let bad = |e: PyErr| format!("config file {path:?}: {name}: {e}");
@@ -146,7 +149,9 @@ fn check_config(py: Python<'_>, cfg: &Config) -> i32 {
     if let Err(e) = prepare_python(py, cfg) {
         return fail(&e);
     }
-    let r = py.import("ferricorn._loader").and_then(|l| l.call_method1("load", (uri,)).map(|_| ()));
+    let r = py
+        .import("ferricorn._loader")
+        .and_then(|l| l.call_method1("load", (uri,)).map(|_| ()));
     match r {
         Ok(()) => 0,
         Err(e) => {
@@ -182,7 +187,11 @@ fn run(py: Python<'_>, argv: Vec<String>) -> i32 {
         }
         Command::PrintConfig(text, cfg) => {
             println!("{text}");
-            return if cfg.app_uri.is_some() { check_config(py, &cfg) } else { 0 };
+            return if cfg.app_uri.is_some() {
+                check_config(py, &cfg)
+            } else {
+                0
+            };
         }
         Command::CheckConfig(cfg) => return check_config(py, &cfg),
         Command::Run(cfg) => cfg,
@@ -191,7 +200,12 @@ fn run(py: Python<'_>, argv: Vec<String>) -> i32 {
         eprintln!("ferricorn: error: No application module specified.");
         return USAGE_ERROR;
     };
-    if let Err(e) = logging::init(&cfg.errorlog, cfg.loglevel, cfg.accesslog.as_deref(), &cfg.access_log_format) {
+    if let Err(e) = logging::init(
+        &cfg.errorlog,
+        cfg.loglevel,
+        cfg.accesslog.as_deref(),
+        &cfg.access_log_format,
+    ) {
         return fail(&e);
     }
     if let Err(e) = prepare_python(py, &cfg) {

@@ -93,11 +93,19 @@ pub fn bind_all(addrs: &[BindAddr], backlog: i32) -> Result<Vec<Listener>, Strin
                     .ok()
                     .and_then(|a| a.as_socket())
                     .unwrap_or(sa);
-                out.push(Listener { fd: sock.into(), kind: Kind::Tcp(local), owns_path: false });
+                out.push(Listener {
+                    fd: sock.into(),
+                    kind: Kind::Tcp(local),
+                    owns_path: false,
+                });
             }
             BindAddr::Unix(path) => {
                 let sock = bind_unix(path, backlog).map_err(|e| bind_error(addr, e))?;
-                out.push(Listener { fd: sock.into(), kind: Kind::Unix(path.clone()), owns_path: true });
+                out.push(Listener {
+                    fd: sock.into(),
+                    kind: Kind::Unix(path.clone()),
+                    owns_path: true,
+                });
             }
             BindAddr::Fd(fd) => out.push(adopt_fd(*fd).map_err(|e| bind_error(addr, e))?),
         }
@@ -156,7 +164,11 @@ fn adopt_fd(fd: i32) -> std::io::Result<Listener> {
     } else {
         Kind::Unix(local.as_pathname().map(PathBuf::from).unwrap_or_default())
     };
-    Ok(Listener { fd: sock.into(), kind, owns_path: false })
+    Ok(Listener {
+        fd: sock.into(),
+        kind,
+        owns_path: false,
+    })
 }
 
 /// Removes Unix socket files on a final shutdown (Gunicorn does the same).

@@ -54,8 +54,9 @@ impl Sink {
             match open_append(path) {
                 Ok(new) => *f = new,
                 Err(e) => {
-                    let _ = std::io::stderr()
-                        .write_all(format!("ferricorn: cannot reopen log {path:?}: {e}\n").as_bytes());
+                    let _ = std::io::stderr().write_all(
+                        format!("ferricorn: cannot reopen log {path:?}: {e}\n").as_bytes(),
+                    );
                 }
             }
         }
@@ -101,7 +102,11 @@ pub fn init(
             Some((Mutex::new(sink), AccessFormat::compile(access_format)))
         }
     };
-    let _ = LOGGER.set(Logger { level, error: Mutex::new(error), access });
+    let _ = LOGGER.set(Logger {
+        level,
+        error: Mutex::new(error),
+        access,
+    });
     Ok(())
 }
 
@@ -117,7 +122,9 @@ fn level_name(level: LogLevel) -> &'static str {
 
 /// Whether a message at `level` would be written; lets callers skip formatting.
 pub fn enabled(level: LogLevel) -> bool {
-    LOGGER.get().map_or(level >= LogLevel::Info, |l| level >= l.level)
+    LOGGER
+        .get()
+        .map_or(level >= LogLevel::Info, |l| level >= l.level)
 }
 
 /// Writes one error-log line (multi-line messages, e.g. tracebacks, are kept whole).
@@ -128,7 +135,13 @@ pub fn log(level: LogLevel, msg: &str) {
     let mut line = String::with_capacity(msg.len() + 48);
     line.push('[');
     local_time(&mut line, "%Y-%m-%d %H:%M:%S %z");
-    let _ = write!(line, "] [{}] [{}] {}", std::process::id(), level_name(level), msg);
+    let _ = write!(
+        line,
+        "] [{}] [{}] {}",
+        std::process::id(),
+        level_name(level),
+        msg
+    );
     if !line.ends_with('\n') {
         line.push('\n');
     }
@@ -245,7 +258,9 @@ impl AccessRecord<'_> {
 /// Writes one access-log line, if an access log is configured.
 pub fn access(rec: &AccessRecord<'_>) {
     let Some(logger) = LOGGER.get() else { return };
-    let Some((sink, fmt)) = &logger.access else { return };
+    let Some((sink, fmt)) = &logger.access else {
+        return;
+    };
     let mut line = Vec::with_capacity(160);
     fmt.render(rec, &mut line);
     line.push(b'\n');
@@ -258,24 +273,24 @@ pub fn access(rec: &AccessRecord<'_>) {
 #[derive(Debug, Clone, PartialEq)]
 enum Atom {
     Literal(Vec<u8>),
-    RemoteAddr,    // h
-    Dash,          // l, u (no identd / user without auth parsing)
-    Time,          // t
-    RequestLine,   // r
-    Method,        // m
-    UrlPath,       // U
-    Query,         // q
-    Protocol,      // H
-    Status,        // s
-    Bytes,         // B
-    BytesOrDash,   // b
-    Referer,       // f
-    UserAgent,     // a
-    Seconds,       // T
-    Micros,        // D
-    Millis,        // M
-    Decimal,       // L
-    Pid,           // p
+    RemoteAddr,  // h
+    Dash,        // l, u (no identd / user without auth parsing)
+    Time,        // t
+    RequestLine, // r
+    Method,      // m
+    UrlPath,     // U
+    Query,       // q
+    Protocol,    // H
+    Status,      // s
+    Bytes,       // B
+    BytesOrDash, // b
+    Referer,     // f
+    UserAgent,   // a
+    Seconds,     // T
+    Micros,      // D
+    Millis,      // M
+    Decimal,     // L
+    Pid,         // p
     ReqHeader(String),
     RespHeader(String),
     Env(String),
@@ -450,15 +465,17 @@ mod tests {
 
     #[test]
     fn default_format_matches_gunicorn_shape() {
-        let f = AccessFormat::compile(
-            r#"%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s""#,
-        );
+        let f =
+            AccessFormat::compile(r#"%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s""#);
         let h: [(&[u8], &[u8]); 1] = [(b"User-Agent", b"curl/8")];
         let mut out = Vec::new();
         f.render(&rec(&h), &mut out);
         let s = String::from_utf8(out).unwrap();
         assert!(s.starts_with("127.0.0.1 - - ["), "{s}");
-        assert!(s.ends_with(r#"] "GET /a?b=1 HTTP/1.1" 200 13 "-" "curl/8""#), "{s}");
+        assert!(
+            s.ends_with(r#"] "GET /a?b=1 HTTP/1.1" 200 13 "-" "curl/8""#),
+            "{s}"
+        );
     }
 
     #[test]

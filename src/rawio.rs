@@ -21,7 +21,11 @@ pub fn wait(fd: RawFd, events: libc::c_short, deadline: Instant) -> io::Result<(
             return Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"));
         }
         let ms = left.as_millis().min(i32::MAX as u128) as i32;
-        let mut pfd = libc::pollfd { fd, events, revents: 0 };
+        let mut pfd = libc::pollfd {
+            fd,
+            events,
+            revents: 0,
+        };
         // SAFETY: one valid pollfd on the stack.
         let n = unsafe { libc::poll(&mut pfd, 1, ms.max(1)) };
         if n > 0 {
@@ -66,10 +70,16 @@ pub fn read_some(fd: RawFd, buf: &mut [u8], timeout: Duration) -> io::Result<usi
 
 /// One non-blocking `writev`; returns bytes written (0 when it would block).
 pub fn try_writev(fd: RawFd, parts: &[&[u8]]) -> io::Result<usize> {
-    let mut iov: [libc::iovec; 4] = [libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 }; 4];
+    let mut iov: [libc::iovec; 4] = [libc::iovec {
+        iov_base: std::ptr::null_mut(),
+        iov_len: 0,
+    }; 4];
     let mut n = 0;
     for p in parts.iter().filter(|p| !p.is_empty()).take(4) {
-        iov[n] = libc::iovec { iov_base: p.as_ptr() as *mut libc::c_void, iov_len: p.len() };
+        iov[n] = libc::iovec {
+            iov_base: p.as_ptr() as *mut libc::c_void,
+            iov_len: p.len(),
+        };
         n += 1;
     }
     if n == 0 {

@@ -27,7 +27,10 @@ unsafe impl Sync for Scoreboard {}
 
 /// Milliseconds on CLOCK_MONOTONIC, the same clock in every process of the machine.
 pub fn now_ms() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: clock_gettime writes the struct we pass.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     (ts.tv_sec as u64) * 1000 + (ts.tv_nsec as u64) / 1_000_000
@@ -50,7 +53,9 @@ impl Scoreboard {
         if p == libc::MAP_FAILED {
             return Err(std::io::Error::last_os_error());
         }
-        Ok(Scoreboard { base: p as *const AtomicU64 })
+        Ok(Scoreboard {
+            base: p as *const AtomicU64,
+        })
     }
 
     fn slot(&self, i: usize) -> Option<&AtomicU64> {

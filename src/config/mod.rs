@@ -333,7 +333,10 @@ pub fn parse_with(
     path_exists: &dyn Fn(&Path) -> bool,
 ) -> Result<Command, ConfigError> {
     parse_full(args, env, path_exists, &|p: &str| {
-        Err(format!("cannot read config file {}: no loader in this context", value::py_repr(p)))
+        Err(format!(
+            "cannot read config file {}: no loader in this context",
+            value::py_repr(p)
+        ))
     })
 }
 
@@ -389,7 +392,11 @@ pub fn parse_full(
     // that gives one, else Gunicorn's implicit ./gunicorn.conf.py.
     let config_idx = table::find("config").map(|(i, _)| i);
     let mut config_path: Option<String> = None;
-    for items in layers.iter().map(|(_, p)| &p.items).chain(std::iter::once(&argv.items)) {
+    for items in layers
+        .iter()
+        .map(|(_, p)| &p.items)
+        .chain(std::iter::once(&argv.items))
+    {
         for (idx, input) in items {
             if Some(*idx) == config_idx {
                 if let Input::Str(p) = input {

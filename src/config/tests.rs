@@ -807,18 +807,27 @@ fn not_yet_implemented_settings_are_refused() {
         err(&["--worker-connections", "2000"]),
         "ferricorn: error: --worker-connections (worker_connections) is not supported yet"
     );
-    assert_eq!(cfg(&["--forwarded-allow-ips", "*"]).forwarded_allow_ips, vec!["*"]);
+    assert_eq!(
+        cfg(&["--forwarded-allow-ips", "*"]).forwarded_allow_ips,
+        vec!["*"]
+    );
     assert_eq!(
         cfg(&["--forwarded-allow-ips", "10.0.0.0/8,::1"]).forwarded_allow_ips,
         vec!["10.0.0.0/8", "::1"]
     );
     match run_env(&["--print-config", "-w", "3"], &[]) {
         Ok(Command::PrintConfig(text, _)) => {
-            assert!(text.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["workers", "=", "3"]), "{text}");
+            assert!(
+                text.lines()
+                    .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["workers", "=", "3"]),
+                "{text}"
+            );
         }
         other => panic!("expected PrintConfig, got {other:?}"),
     }
-    assert!(matches!(run_env(&["--check-config", "m:app"], &[]), Ok(Command::CheckConfig(c)) if c.app_uri.as_deref() == Some("m:app")));
+    assert!(
+        matches!(run_env(&["--check-config", "m:app"], &[]), Ok(Command::CheckConfig(c)) if c.app_uri.as_deref() == Some("m:app"))
+    );
 }
 
 #[test]
@@ -853,20 +862,30 @@ fn with_file(
     file: Vec<(&str, Input)>,
     implicit: bool,
 ) -> Result<Command, ConfigError> {
-    let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     let lookup = move |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let fs = move |p: &Path| implicit && p == Path::new("gunicorn.conf.py");
     let pairs: Vec<(String, Input)> = file.into_iter().map(|(n, i)| (n.to_string(), i)).collect();
     let loader = move |path: &str| {
         if path == "missing.py" {
-            return Err("cannot read config file 'missing.py': No such file or directory".to_string());
+            return Err(
+                "cannot read config file 'missing.py': No such file or directory".to_string(),
+            );
         }
         Ok(pairs.clone())
     };
     parse_full(&strings(args), &lookup, &fs, &loader)
 }
 
-fn file_cfg(args: &[&str], env: &[(&str, &str)], file: Vec<(&str, Input)>, implicit: bool) -> Config {
+fn file_cfg(
+    args: &[&str],
+    env: &[(&str, &str)],
+    file: Vec<(&str, Input)>,
+    implicit: bool,
+) -> Config {
     match with_file(args, env, file, implicit) {
         Ok(Command::Run(c)) => c,
         other => panic!("expected a config, got {other:?}"),
@@ -881,15 +900,29 @@ fn config_file_settings_apply_with_gunicorn_precedence() {
             ("bind", Input::Str("127.0.0.1:9000".into())),
             ("timeout", Input::Int(90)),
             ("wsgi_app", Input::Str("proj.wsgi:application".into())),
-            ("multiprocessing_helper", Input::Object("os.cpu_count".into())), // not a setting: ignored
+            (
+                "multiprocessing_helper",
+                Input::Object("os.cpu_count".into()),
+            ), // not a setting: ignored
         ]
     };
     let c = file_cfg(&["-c", "conf.py"], &[], file(), false);
     assert_eq!((c.workers, c.timeout), (3, 90));
-    assert_eq!(c.bind, vec![BindAddr::Tcp { host: "127.0.0.1".into(), port: 9000 }]);
+    assert_eq!(
+        c.bind,
+        vec![BindAddr::Tcp {
+            host: "127.0.0.1".into(),
+            port: 9000
+        }]
+    );
     assert_eq!(c.app_uri.as_deref(), Some("proj.wsgi:application"));
     // file < GUNICORN_CMD_ARGS < argv; the positional beats wsgi_app
-    let c = file_cfg(&["-c", "conf.py", "-w", "5", "other:app"], &[("GUNICORN_CMD_ARGS", "-t 10")], file(), false);
+    let c = file_cfg(
+        &["-c", "conf.py", "-w", "5", "other:app"],
+        &[("GUNICORN_CMD_ARGS", "-t 10")],
+        file(),
+        false,
+    );
     assert_eq!((c.workers, c.timeout), (5, 10));
     assert_eq!(c.app_uri.as_deref(), Some("other:app"));
     // ./gunicorn.conf.py is read when no -c is given, as in Gunicorn
@@ -899,20 +932,44 @@ fn config_file_settings_apply_with_gunicorn_precedence() {
 
 #[test]
 fn config_file_errors_are_one_line() {
-    let bad_value = with_file(&["-c", "conf.py"], &[], vec![("workers", Input::Str("many".into()))], false);
-    assert!(matches!(&bad_value, Err(ConfigError(m)) if m.starts_with("ferricorn: error: ") && m.contains("workers") && !m.contains('\n')), "{bad_value:?}");
-    let hook = with_file(&["-c", "conf.py"], &[], vec![("post_fork", Input::Object("conf.post_fork".into()))], false);
-    assert_eq!(hook, Err(ConfigError("ferricorn: error: config file setting post_fork is not supported yet".into())));
+    let bad_value = with_file(
+        &["-c", "conf.py"],
+        &[],
+        vec![("workers", Input::Str("many".into()))],
+        false,
+    );
+    assert!(
+        matches!(&bad_value, Err(ConfigError(m)) if m.starts_with("ferricorn: error: ") && m.contains("workers") && !m.contains('\n')),
+        "{bad_value:?}"
+    );
+    let hook = with_file(
+        &["-c", "conf.py"],
+        &[],
+        vec![("post_fork", Input::Object("conf.post_fork".into()))],
+        false,
+    );
+    assert_eq!(
+        hook,
+        Err(ConfigError(
+            "ferricorn: error: config file setting post_fork is not supported yet".into()
+        ))
+    );
     let missing = with_file(&["-c", "missing.py"], &[], vec![], false);
     assert_eq!(
         missing,
-        Err(ConfigError("ferricorn: error: cannot read config file 'missing.py': No such file or directory".into()))
+        Err(ConfigError(
+            "ferricorn: error: cannot read config file 'missing.py': No such file or directory"
+                .into()
+        ))
     );
 }
 
 #[test]
 fn environment_defaults_of_unimplemented_settings() {
-    assert_eq!(cfg_env(&[], &[("FORWARDED_ALLOW_IPS", "*")]).forwarded_allow_ips, vec!["*"]);
+    assert_eq!(
+        cfg_env(&[], &[("FORWARDED_ALLOW_IPS", "*")]).forwarded_allow_ips,
+        vec!["*"]
+    );
     assert_eq!(
         cfg_env(&[], &[("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")]).forwarded_allow_ips,
         vec!["127.0.0.1", "::1"]

@@ -365,13 +365,16 @@ pub fn refine(
         ("forwarded_allow_ips" | "proxy_allow_ips", Value::List(items)) => {
             for item in &items {
                 // An address or a network in CIDR form (Gunicorn 24.1+), or "*".
-                let valid = item == "*" || match item.split_once('/') {
-                    None => item.parse::<std::net::IpAddr>().is_ok(),
-                    Some((ip, prefix)) => match (ip.parse::<std::net::IpAddr>(), prefix.parse::<u8>()) {
-                        (Ok(ip), Ok(p)) => p <= if ip.is_ipv4() { 32 } else { 128 },
-                        _ => false,
-                    },
-                };
+                let valid = item == "*"
+                    || match item.split_once('/') {
+                        None => item.parse::<std::net::IpAddr>().is_ok(),
+                        Some((ip, prefix)) => {
+                            match (ip.parse::<std::net::IpAddr>(), prefix.parse::<u8>()) {
+                                (Ok(ip), Ok(p)) => p <= if ip.is_ipv4() { 32 } else { 128 },
+                                _ => false,
+                            }
+                        }
+                    };
                 if !valid {
                     return Err(Problem::new(format!(
                         "invalid IP address: {}",

@@ -746,10 +746,14 @@ fn valid_host(v: &[u8]) -> bool {
     let port_ok = |p: &[u8]| p.len() <= 5 && p.iter().all(u8::is_ascii_digit);
     if let Some(rest) = v.strip_prefix(b"[") {
         // IP-literal: IPv6 (hex, ':' and an embedded IPv4's '.') or IPvFuture.
-        let Some(close) = rest.iter().position(|&c| c == b']') else { return false };
+        let Some(close) = rest.iter().position(|&c| c == b']') else {
+            return false;
+        };
         let (lit, after) = (&rest[..close], &rest[close + 1..]);
         let lit_ok = !lit.is_empty()
-            && lit.iter().all(|&c| c.is_ascii_hexdigit() || matches!(c, b':' | b'.' | b'v' | b'V'));
+            && lit
+                .iter()
+                .all(|&c| c.is_ascii_hexdigit() || matches!(c, b':' | b'.' | b'v' | b'V'));
         return lit_ok
             && match after {
                 [] => true,
@@ -766,14 +770,32 @@ fn valid_host(v: &[u8]) -> bool {
         let c = host[i];
         if c == b'%' {
             // pct-encoded
-            if !(host.get(i + 1).is_some_and(u8::is_ascii_hexdigit) && host.get(i + 2).is_some_and(u8::is_ascii_hexdigit)) {
+            if !(host.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && host.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+            {
                 return false;
             }
             i += 3;
             continue;
         }
         let ok = c.is_ascii_alphanumeric()
-            || matches!(c, b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=');
+            || matches!(
+                c,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+            );
         if !ok {
             return false;
         }
@@ -2027,10 +2049,21 @@ X-Latin: caf\xe9 \xff\r\n!#$%&'*+-.^_`|~09azAZ: tokens\r\nX_Under: kept\r\n\r\n"
 
     #[test]
     fn host_values() {
-        for v in ["example.com", "example.com:8080", "0.0.0.0=5000", "[::1]", "[::1]:80", "a%20b", "", "x:"] {
+        for v in [
+            "example.com",
+            "example.com:8080",
+            "0.0.0.0=5000",
+            "[::1]",
+            "[::1]:80",
+            "a%20b",
+            "",
+            "x:",
+        ] {
             assert!(valid_host(v.as_bytes()), "{v}");
         }
-        for v in ["a b", "a/b", "user@a", "a:port", "[::1", "[::1]x", "a:123456", "a%2", "a\\b"] {
+        for v in [
+            "a b", "a/b", "user@a", "a:port", "[::1", "[::1]x", "a:123456", "a%2", "a\\b",
+        ] {
             assert!(!valid_host(v.as_bytes()), "{v}");
         }
     }

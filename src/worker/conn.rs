@@ -89,14 +89,21 @@ impl Stream {
         while !data.is_empty() {
             match self.try_io(|| {
                 // SAFETY: writing from a live slice.
-                let n = unsafe { libc::send(fd, data.as_ptr().cast(), data.len(), libc::MSG_NOSIGNAL) };
-                if n < 0 { Err(io::Error::last_os_error()) } else { Ok(n as usize) }
+                let n =
+                    unsafe { libc::send(fd, data.as_ptr().cast(), data.len(), libc::MSG_NOSIGNAL) };
+                if n < 0 {
+                    Err(io::Error::last_os_error())
+                } else {
+                    Ok(n as usize)
+                }
             }) {
                 Ok(n) => data = &data[n..],
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     tokio::time::timeout(timeout, self.writable())
                         .await
-                        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "write timed out"))??;
+                        .map_err(|_| {
+                            io::Error::new(io::ErrorKind::TimedOut, "write timed out")
+                        })??;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
@@ -106,7 +113,13 @@ impl Stream {
     }
 
     /// Sends `len` bytes of `file` from `offset` with sendfile(2).
-    async fn send_file(&self, file: RawFd, mut offset: u64, mut len: u64, timeout: Duration) -> io::Result<()> {
+    async fn send_file(
+        &self,
+        file: RawFd,
+        mut offset: u64,
+        mut len: u64,
+        timeout: Duration,
+    ) -> io::Result<()> {
         let fd = self.fd();
         while len > 0 {
             let chunk = len.min(1 << 30) as usize;
@@ -114,9 +127,18 @@ impl Stream {
                 let mut off = offset as libc::off_t;
                 // SAFETY: both descriptors are open; `off` is a valid pointer.
                 let n = unsafe { libc::sendfile(fd, file, &mut off, chunk) };
-                if n < 0 { Err(io::Error::last_os_error()) } else { Ok(n as usize) }
+                if n < 0 {
+                    Err(io::Error::last_os_error())
+                } else {
+                    Ok(n as usize)
+                }
             }) {
-                Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shorter than expected")),
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "file shorter than expected",
+                    ))
+                }
                 Ok(n) => {
                     offset += n as u64;
                     len -= n as u64;
@@ -124,7 +146,9 @@ impl Stream {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     tokio::time::timeout(timeout, self.writable())
                         .await
-                        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "write timed out"))??;
+                        .map_err(|_| {
+                            io::Error::new(io::ErrorKind::TimedOut, "write timed out")
+                        })??;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
@@ -177,14 +201,28 @@ pub async fn serve(worker: Rc<Worker>, mut stream: Stream, peer: Arc<Peer>, list
             // --keep-alive 0 turns keep-alive off, as in Gunicorn.
             closing: worker.is_closing() || worker.keepalive().is_zero(),
         };
-        let Some(done) = worker.dispatch(ex).await else { break };
-        let Done { keep_alive, abort, pending, file, buf: rest, status, body_bytes, resp_headers } = done;
+        let Some(done) = worker.dispatch(ex).await else {
+            break;
+        };
+        let Done {
+            keep_alive,
+            abort,
+            pending,
+            file,
+            buf: rest,
+            status,
+            body_bytes,
+            resp_headers,
+        } = done;
         buf = rest;
         let timeout = worker.write_timeout();
         let mut ok = pending.is_empty() || stream.write_all(&pending, timeout).await.is_ok();
         if ok && !abort {
             if let Some(f) = &file {
-                ok = stream.send_file(f.file.as_raw_fd(), f.offset, f.len, timeout).await.is_ok();
+                ok = stream
+                    .send_file(f.file.as_raw_fd(), f.offset, f.len, timeout)
+                    .await
+                    .is_ok();
             }
         }
         if let Some(a) = access {
@@ -218,12 +256,27 @@ impl AccessHead {
             path: path.to_vec(),
             query: query.to_vec(),
             version: version_str(head.version),
-            headers: head.headers.iter().map(|h| (head.bytes(h.name).to_vec(), head.bytes(h.value).to_vec())).collect(),
+            headers: head
+                .headers
+                .iter()
+                .map(|h| (head.bytes(h.name).to_vec(), head.bytes(h.value).to_vec()))
+                .collect(),
         }
     }
 
-    fn log(&self, peer: &Peer, status: u16, bytes: u64, resp_headers: &[(Vec<u8>, Vec<u8>)], elapsed: Duration) {
-        let hdrs: Vec<(&[u8], &[u8])> = self.headers.iter().map(|(n, v)| (n.as_slice(), v.as_slice())).collect();
+    fn log(
+        &self,
+        peer: &Peer,
+        status: u16,
+        bytes: u64,
+        resp_headers: &[(Vec<u8>, Vec<u8>)],
+        elapsed: Duration,
+    ) {
+        let hdrs: Vec<(&[u8], &[u8])> = self
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_slice(), v.as_slice()))
+            .collect();
         logging::access(&logging::AccessRecord {
             remote_addr: &peer.addr,
             method: &self.method,
@@ -248,7 +301,12 @@ fn version_str(v: Version) -> &'static str {
 }
 
 /// Reads until a whole request head is parsed.
-async fn read_head(worker: &Worker, stream: &mut Stream, buf: &mut BytesMut, first: bool) -> Result<RequestHead, ReadEnd> {
+async fn read_head(
+    worker: &Worker,
+    stream: &mut Stream,
+    buf: &mut BytesMut,
+    first: bool,
+) -> Result<RequestHead, ReadEnd> {
     let limits = worker.limits();
     let mut deadline: Option<Instant> = None;
     loop {
@@ -266,7 +324,12 @@ async fn read_head(worker: &Worker, stream: &mut Stream, buf: &mut BytesMut, fir
             return Err(ReadEnd::Quiet);
         }
         let d = *deadline.get_or_insert_with(|| {
-            Instant::now() + if idle { worker.keepalive() } else { worker.header_timeout() }
+            Instant::now()
+                + if idle {
+                    worker.keepalive()
+                } else {
+                    worker.header_timeout()
+                }
         });
         let was_empty = buf.is_empty();
         let read = tokio::select! {
@@ -285,7 +348,11 @@ async fn read_head(worker: &Worker, stream: &mut Stream, buf: &mut BytesMut, fir
     }
 }
 
-async fn read_more(worker: &Worker, stream: &mut Stream, buf: &mut BytesMut) -> Result<(), ReadEnd> {
+async fn read_more(
+    worker: &Worker,
+    stream: &mut Stream,
+    buf: &mut BytesMut,
+) -> Result<(), ReadEnd> {
     match tokio::time::timeout(worker.body_timeout(), stream.read_buf(buf)).await {
         Ok(Ok(n)) if n > 0 => Ok(()),
         _ => Err(ReadEnd::Quiet),
@@ -295,22 +362,28 @@ async fn read_more(worker: &Worker, stream: &mut Stream, buf: &mut BytesMut) -> 
 /// Reads a body of up to `--body-buffer-size` before the app is called;
 /// larger ones (and ones behind `Expect: 100-continue` whose size is not
 /// known) stream through `wsgi.input`.
-async fn read_body(worker: &Worker, stream: &mut Stream, buf: &mut BytesMut, head: &RequestHead) -> Result<Body, ReadEnd> {
+async fn read_body(
+    worker: &Worker,
+    stream: &mut Stream,
+    buf: &mut BytesMut,
+    head: &RequestHead,
+) -> Result<Body, ReadEnd> {
     let threshold = worker.body_buffer_size();
     let expect = head.expect_continue;
     let fd = stream.fd();
-    let streaming = |buf: &mut BytesMut, framing: Framing, prefix: BytesMut, send_continue: bool| {
-        Body::Stream(StreamBody {
-            fd,
-            buf: std::mem::take(buf),
-            framing,
-            timeout: worker.body_timeout(),
-            send_continue,
-            done: false,
-            broken: false,
-            prefix,
-        })
-    };
+    let streaming =
+        |buf: &mut BytesMut, framing: Framing, prefix: BytesMut, send_continue: bool| {
+            Body::Stream(StreamBody {
+                fd,
+                buf: std::mem::take(buf),
+                framing,
+                timeout: worker.body_timeout(),
+                send_continue,
+                done: false,
+                broken: false,
+                prefix,
+            })
+        };
     match head.framing {
         BodyFraming::None | BodyFraming::Length(0) => Ok(Body::Empty),
         BodyFraming::Length(n) if n <= threshold as u64 => {
@@ -332,7 +405,12 @@ async fn read_body(worker: &Worker, stream: &mut Stream, buf: &mut BytesMut, hea
             buf.clear();
             while body.len() < n {
                 let want = n - body.len();
-                match tokio::time::timeout(worker.body_timeout(), stream.read_at_most(&mut body, want)).await {
+                match tokio::time::timeout(
+                    worker.body_timeout(),
+                    stream.read_at_most(&mut body, want),
+                )
+                .await
+                {
                     Ok(Ok(k)) if k > 0 => {}
                     _ => return Err(ReadEnd::Quiet),
                 }
@@ -371,7 +449,10 @@ async fn read_body(worker: &Worker, stream: &mut Stream, buf: &mut BytesMut, hea
 
 /// Answers a protocol error and closes without reading another request.
 async fn reject(worker: &Worker, stream: &Stream, e: &HttpError, peer: &Peer) {
-    logging::debug(&format!("Invalid request from {}: {} ({})", peer.addr, e.reason, e.status));
+    logging::debug(&format!(
+        "Invalid request from {}: {} ({})",
+        peer.addr, e.reason, e.status
+    ));
     let bytes = error_bytes(e.status);
     let _ = stream.write_all(&bytes, worker.write_timeout()).await;
     linger_close(stream).await;

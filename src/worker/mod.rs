@@ -32,8 +32,8 @@ use tokio::sync::watch;
 use crate::arbiter::{WorkerBoot, WORKER_BOOT_ERROR};
 use crate::config::Config;
 use crate::http::{error_response, HttpDate, Limits};
-use crate::logging;
 use crate::listeners::Kind;
+use crate::logging;
 use crate::scoreboard::Scoreboard;
 use crate::wsgi::app::{LoadError, WsgiApp};
 use crate::wsgi::{handler, Done, Exchange, Peer};
@@ -117,7 +117,8 @@ impl Worker {
         self.connections.set(self.connections.get() + 1);
     }
     fn conn_closed(&self) {
-        self.connections.set(self.connections.get().saturating_sub(1));
+        self.connections
+            .set(self.connections.get().saturating_sub(1));
     }
     fn request_done(&self) {
         let n = self.requests.get() + 1;
@@ -166,7 +167,10 @@ extern "C" fn on_usr1(_sig: libc::c_int) {
 }
 
 fn install_flag_handlers() {
-    for (sig, handler) in [(libc::SIGTERM, on_term as *const ()), (libc::SIGUSR1, on_usr1 as *const ())] {
+    for (sig, handler) in [
+        (libc::SIGTERM, on_term as *const ()),
+        (libc::SIGUSR1, on_usr1 as *const ()),
+    ] {
         // SAFETY: a zeroed sigaction with a valid, async-signal-safe handler.
         unsafe {
             let mut sa: libc::sigaction = std::mem::zeroed();
@@ -210,7 +214,8 @@ fn install_stack_dump(py: Python<'_>) {
         let kwargs = pyo3::types::PyDict::new(py);
         kwargs.set_item("file", fd)?;
         kwargs.set_item("all_threads", true)?;
-        py.import("faulthandler")?.call_method("enable", (), Some(&kwargs))?;
+        py.import("faulthandler")?
+            .call_method("enable", (), Some(&kwargs))?;
         Ok(())
     })();
     let old = DUMP_FD.swap(if r.is_ok() { fd } else { -1 }, Ordering::Relaxed);
@@ -221,7 +226,9 @@ fn install_stack_dump(py: Python<'_>) {
     if let Err(e) = r {
         // SAFETY: our own duplicate, unused.
         unsafe { libc::close(fd) };
-        logging::warning(&format!("faulthandler not enabled; timeouts will not show stacks: {e}"));
+        logging::warning(&format!(
+            "faulthandler not enabled; timeouts will not show stacks: {e}"
+        ));
     }
 }
 
@@ -316,7 +323,16 @@ pub fn run(py: Python<'_>, boot: WorkerBoot<'_>) -> i32 {
 
     let serve = || {
         let local = tokio::task::LocalSet::new();
-        local.block_on(&rt, serve_all(worker.clone(), boot.listeners, boot.scoreboard, boot.slot, boot.master_pid))
+        local.block_on(
+            &rt,
+            serve_all(
+                worker.clone(),
+                boot.listeners,
+                boot.scoreboard,
+                boot.slot,
+                boot.master_pid,
+            ),
+        )
     };
     let code = if inline {
         serve()
@@ -350,7 +366,8 @@ fn jitter(max: u64) -> u64 {
         return 0;
     }
     // Spread restarts of workers started together; no need for a strong RNG.
-    let seed = (std::process::id() as u64).wrapping_mul(6364136223846793005) ^ crate::scoreboard::now_ms();
+    let seed =
+        (std::process::id() as u64).wrapping_mul(6364136223846793005) ^ crate::scoreboard::now_ms();
     seed % (max + 1)
 }
 
@@ -395,25 +412,28 @@ async fn serve_all(
                     return 1;
                 }
             },
-            Kind::Unix(_) => match UnixListener::from_std(std::os::unix::net::UnixListener::from(fd)) {
-                Ok(ul) => {
-                    tokio::task::spawn_local(accept_unix(w, ul, idx));
+            Kind::Unix(_) => {
+                match UnixListener::from_std(std::os::unix::net::UnixListener::from(fd)) {
+                    Ok(ul) => {
+                        tokio::task::spawn_local(accept_unix(w, ul, idx));
+                    }
+                    Err(e) => {
+                        logging::error(&format!("Cannot use listener {}: {e}", l.url()));
+                        return 1;
+                    }
                 }
-                Err(e) => {
-                    logging::error(&format!("Cannot use listener {}: {e}", l.url()));
-                    return 1;
-                }
-            },
+            }
         }
     }
 
-    let mut usr1 = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1()) {
-        Ok(s) => s,
-        Err(e) => {
-            logging::error(&format!("Cannot watch SIGUSR1: {e}"));
-            return 1;
-        }
-    };
+    let mut usr1 =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1()) {
+            Ok(s) => s,
+            Err(e) => {
+                logging::error(&format!("Cannot watch SIGUSR1: {e}"));
+                return 1;
+            }
+        };
     let mut beat = tokio::time::interval(Duration::from_millis(500));
     beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -458,7 +478,10 @@ async fn serve_all(
 }
 
 fn is_resource_exhaustion(e: &std::io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM))
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
 }
 
 async fn accept_backoff(e: std::io::Error) {
@@ -478,8 +501,17 @@ async fn accept_tcp(worker: Rc<Worker>, l: TcpListener, idx: usize) {
             Ok(_) if worker.is_closing() => return, // stopping: never serve a new connection
             Ok((s, addr)) => {
                 let _ = s.set_nodelay(true);
-                let peer = Arc::new(Peer { ip: Some(addr.ip()), addr: addr.ip().to_string(), port: Some(addr.port().to_string()) });
-                tokio::task::spawn_local(conn::serve(worker.clone(), conn::Stream::Tcp(s), peer, idx));
+                let peer = Arc::new(Peer {
+                    ip: Some(addr.ip()),
+                    addr: addr.ip().to_string(),
+                    port: Some(addr.port().to_string()),
+                });
+                tokio::task::spawn_local(conn::serve(
+                    worker.clone(),
+                    conn::Stream::Tcp(s),
+                    peer,
+                    idx,
+                ));
             }
             Err(e) => accept_backoff(e).await,
         }
@@ -495,8 +527,17 @@ async fn accept_unix(worker: Rc<Worker>, l: UnixListener, idx: usize) {
         match r {
             Ok(_) if worker.is_closing() => return,
             Ok((s, _)) => {
-                let peer = Arc::new(Peer { ip: None, addr: String::new(), port: None });
-                tokio::task::spawn_local(conn::serve(worker.clone(), conn::Stream::Unix(s), peer, idx));
+                let peer = Arc::new(Peer {
+                    ip: None,
+                    addr: String::new(),
+                    port: None,
+                });
+                tokio::task::spawn_local(conn::serve(
+                    worker.clone(),
+                    conn::Stream::Unix(s),
+                    peer,
+                    idx,
+                ));
             }
             Err(e) => accept_backoff(e).await,
         }

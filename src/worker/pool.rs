@@ -53,14 +53,18 @@ impl Pool {
         for i in 0..threads {
             let q = queue.clone();
             let app = app.clone();
-            std::thread::Builder::new().name(format!("ferricorn-app-{i}")).spawn(move || {
-                Python::attach(|py| loop {
-                    let Some(job) = py.detach(|| q.pop()) else { return };
-                    let done = handler::handle(py, &app, job.ex);
-                    // The connection may have been dropped at shutdown; nothing to do then.
-                    let _ = job.reply.send(done);
-                })
-            })?;
+            std::thread::Builder::new()
+                .name(format!("ferricorn-app-{i}"))
+                .spawn(move || {
+                    Python::attach(|py| loop {
+                        let Some(job) = py.detach(|| q.pop()) else {
+                            return;
+                        };
+                        let done = handler::handle(py, &app, job.ex);
+                        // The connection may have been dropped at shutdown; nothing to do then.
+                        let _ = job.reply.send(done);
+                    })
+                })?;
         }
         Ok(Pool { queue })
     }

@@ -49,14 +49,51 @@ pub struct Keys {
 }
 
 const COMMON_HEADERS: &[&str] = &[
-    "host", "user-agent", "accept", "accept-encoding", "accept-language", "accept-charset",
-    "connection", "cookie", "referer", "origin", "authorization", "cache-control", "pragma",
-    "if-none-match", "if-modified-since", "if-match", "if-unmodified-since", "if-range", "range",
-    "upgrade", "upgrade-insecure-requests", "x-forwarded-for", "x-forwarded-proto",
-    "x-forwarded-host", "x-forwarded-port", "x-real-ip", "x-request-id", "x-requested-with",
-    "x-csrftoken", "x-csrf-token", "forwarded", "dnt", "te", "via", "expect", "sec-fetch-site",
-    "sec-fetch-mode", "sec-fetch-dest", "sec-fetch-user", "sec-ch-ua", "sec-ch-ua-mobile",
-    "sec-ch-ua-platform", "priority", "keep-alive", "transfer-encoding",
+    "host",
+    "user-agent",
+    "accept",
+    "accept-encoding",
+    "accept-language",
+    "accept-charset",
+    "connection",
+    "cookie",
+    "referer",
+    "origin",
+    "authorization",
+    "cache-control",
+    "pragma",
+    "if-none-match",
+    "if-modified-since",
+    "if-match",
+    "if-unmodified-since",
+    "if-range",
+    "range",
+    "upgrade",
+    "upgrade-insecure-requests",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-forwarded-port",
+    "x-real-ip",
+    "x-request-id",
+    "x-requested-with",
+    "x-csrftoken",
+    "x-csrf-token",
+    "forwarded",
+    "dnt",
+    "te",
+    "via",
+    "expect",
+    "sec-fetch-site",
+    "sec-fetch-mode",
+    "sec-fetch-dest",
+    "sec-fetch-user",
+    "sec-ch-ua",
+    "sec-ch-ua-mobile",
+    "sec-ch-ua-platform",
+    "priority",
+    "keep-alive",
+    "transfer-encoding",
 ];
 
 fn s(py: Python<'_>, v: &str) -> Py<PyString> {
@@ -71,7 +108,15 @@ impl Keys {
             .collect();
         let headers = COMMON_HEADERS
             .iter()
-            .map(|h| (h.as_bytes(), s(py, &format!("HTTP_{}", h.to_ascii_uppercase().replace('-', "_")))))
+            .map(|h| {
+                (
+                    h.as_bytes(),
+                    s(
+                        py,
+                        &format!("HTTP_{}", h.to_ascii_uppercase().replace('-', "_")),
+                    ),
+                )
+            })
             .collect();
         Keys {
             request_method: s(py, "REQUEST_METHOD"),
@@ -119,7 +164,6 @@ pub struct WsgiApp {
     pub cfg: Arc<Config>,
 }
 
-
 /// Imports the WSGI callable named by `uri` (`module:attr`, `module:factory(...)`).
 /// Errors are one line (plus the traceback, for the user's own exceptions).
 pub fn load_callable(py: Python<'_>, uri: &str) -> Result<Py<PyAny>, LoadError> {
@@ -130,32 +174,39 @@ pub fn load_callable(py: Python<'_>, uri: &str) -> Result<Py<PyAny>, LoadError> 
         .getattr("format_exception")
         .map_err(|e| LoadError::User(e.to_string()))?;
     let app = match loader.call_method1("load", (uri,)) {
-            Ok(app) => app.unbind(),
-            Err(e) => {
-                let app_error = loader
-                    .getattr("AppError")
-                    .ok()
-                    .is_some_and(|t| e.get_type(py).is(&t));
-                if app_error {
-                    let exit_code = e.value(py).getattr("exit_code").and_then(|c| c.extract::<i32>()).unwrap_or(4);
-                    return Err(LoadError::App { message: e.value(py).to_string(), exit_code });
-                }
-                // One line at ERROR (what failed and where); the whole
-                // traceback at DEBUG for those who ask with --log-level debug.
-                let summary = loader
-                    .call_method1("summarize", (e.value(py),))
-                    .and_then(|t| t.extract::<String>())
-                    .unwrap_or_else(|_| e.to_string());
-                let tb = format_exception
-                    .call1((e.value(py),))
-                    .and_then(|t| t.extract::<String>())
-                    .unwrap_or_else(|_| e.to_string());
-                return Err(LoadError::Traceback {
-                    summary: format!("Failed to load application {uri:?}: {summary}"),
-                    traceback: tb,
+        Ok(app) => app.unbind(),
+        Err(e) => {
+            let app_error = loader
+                .getattr("AppError")
+                .ok()
+                .is_some_and(|t| e.get_type(py).is(&t));
+            if app_error {
+                let exit_code = e
+                    .value(py)
+                    .getattr("exit_code")
+                    .and_then(|c| c.extract::<i32>())
+                    .unwrap_or(4);
+                return Err(LoadError::App {
+                    message: e.value(py).to_string(),
+                    exit_code,
                 });
             }
-        };
+            // One line at ERROR (what failed and where); the whole
+            // traceback at DEBUG for those who ask with --log-level debug.
+            let summary = loader
+                .call_method1("summarize", (e.value(py),))
+                .and_then(|t| t.extract::<String>())
+                .unwrap_or_else(|_| e.to_string());
+            let tb = format_exception
+                .call1((e.value(py),))
+                .and_then(|t| t.extract::<String>())
+                .unwrap_or_else(|_| e.to_string());
+            return Err(LoadError::Traceback {
+                summary: format!("Failed to load application {uri:?}: {summary}"),
+                traceback: tb,
+            });
+        }
+    };
     Ok(app)
 }
 
@@ -180,14 +231,23 @@ impl WsgiApp {
     /// Imports the application named by `cfg.app_uri` and prepares the
     /// per-worker objects.
     /// Imports `cfg.app_uri` and prepares the per-worker objects (after fork).
-    pub fn load(py: Python<'_>, cfg: &Arc<Config>, listeners: &[Listener]) -> Result<WsgiApp, LoadError> {
+    pub fn load(
+        py: Python<'_>,
+        cfg: &Arc<Config>,
+        listeners: &[Listener],
+    ) -> Result<WsgiApp, LoadError> {
         let app = load_callable(py, cfg.app_uri.as_deref().unwrap_or_default())?;
         Self::with_app(py, cfg, listeners, app)
     }
 
     /// Prepares the per-worker objects around an already loaded application
     /// (`--preload`: imported by the master before fork).
-    pub fn with_app(py: Python<'_>, cfg: &Arc<Config>, listeners: &[Listener], app: Py<PyAny>) -> Result<WsgiApp, LoadError> {
+    pub fn with_app(
+        py: Python<'_>,
+        cfg: &Arc<Config>,
+        listeners: &[Listener],
+        app: Py<PyAny>,
+    ) -> Result<WsgiApp, LoadError> {
         let loader = py
             .import("ferricorn._loader")
             .map_err(|e| LoadError::User(format!("cannot import ferricorn._loader: {e}")))?;
@@ -203,10 +263,16 @@ impl WsgiApp {
             .map_err(|e| LoadError::User(e.to_string()))?;
         let empty_input = Py::new(py, super::input::Input::new(bytes::BytesMut::new(), None))
             .map_err(|e| LoadError::User(e.to_string()))?;
-        let script_name = std::env::var("SCRIPT_NAME").unwrap_or_default().into_bytes();
-        let (proxy, bad) = super::proxy::ProxyTrust::new(&cfg.forwarded_allow_ips, &cfg.secure_scheme_headers);
+        let script_name = std::env::var("SCRIPT_NAME")
+            .unwrap_or_default()
+            .into_bytes();
+        let (proxy, bad) =
+            super::proxy::ProxyTrust::new(&cfg.forwarded_allow_ips, &cfg.secure_scheme_headers);
         if !bad.is_empty() {
-            return Err(LoadError::User(format!("invalid --forwarded-allow-ips entries: {}", bad.join(", "))));
+            return Err(LoadError::User(format!(
+                "invalid --forwarded-allow-ips entries: {}",
+                bad.join(", ")
+            )));
         }
         Ok(WsgiApp {
             app,
@@ -221,13 +287,19 @@ impl WsgiApp {
         })
     }
 
-    fn template<'py>(py: Python<'py>, cfg: &Config, k: &Keys, kind: &Kind) -> PyResult<Bound<'py, PyDict>> {
+    fn template<'py>(
+        py: Python<'py>,
+        cfg: &Config,
+        k: &Keys,
+        kind: &Kind,
+    ) -> PyResult<Bound<'py, PyDict>> {
         // Pre-sized for ~48 entries: PyDict_Copy clones the key table as it
         // is, so every per-request copy has room for the request's headers
         // without a resize (measured: resizing was ~5% of a hello request).
         // SAFETY: _PyDict_NewPresized returns a new reference or NULL with an exception set.
         let d = unsafe {
-            Bound::from_owned_ptr_or_err(py, _PyDict_NewPresized(48))?.cast_into_unchecked::<PyDict>()
+            Bound::from_owned_ptr_or_err(py, _PyDict_NewPresized(48))?
+                .cast_into_unchecked::<PyDict>()
         };
         d.set_item("wsgi.version", PyTuple::new(py, [1, 0])?)?;
         d.set_item("wsgi.url_scheme", "http")?;
@@ -237,8 +309,14 @@ impl WsgiApp {
         d.set_item("wsgi.run_once", false)?;
         d.set_item("wsgi.file_wrapper", py.get_type::<FileWrapper>())?;
         d.set_item("wsgi.input_terminated", true)?;
-        d.set_item("SERVER_SOFTWARE", concat!("ferricorn/", env!("CARGO_PKG_VERSION")))?;
-        d.set_item(&k.script_name, std::env::var("SCRIPT_NAME").unwrap_or_default())?;
+        d.set_item(
+            "SERVER_SOFTWARE",
+            concat!("ferricorn/", env!("CARGO_PKG_VERSION")),
+        )?;
+        d.set_item(
+            &k.script_name,
+            std::env::var("SCRIPT_NAME").unwrap_or_default(),
+        )?;
         match kind {
             Kind::Tcp(sa) => {
                 d.set_item(&k.server_name, sa.ip().to_string())?;
@@ -253,8 +331,14 @@ impl WsgiApp {
         // Placeholders, overwritten by every request: a copy then only
         // replaces values in place instead of inserting.
         for key in [
-            &k.request_method, &k.path_info, &k.query_string, &k.raw_uri, &k.request_uri,
-            &k.server_protocol, &k.remote_addr, &k.wsgi_input,
+            &k.request_method,
+            &k.path_info,
+            &k.query_string,
+            &k.raw_uri,
+            &k.request_uri,
+            &k.server_protocol,
+            &k.remote_addr,
+            &k.wsgi_input,
         ] {
             d.set_item(key, &k.empty)?;
         }

@@ -24,7 +24,11 @@ pub fn latin1<'py>(py: Python<'py>, b: &[u8]) -> PyResult<Bound<'py, PyString>> 
     // SAFETY: PyUnicode_DecodeLatin1 reads exactly `len` bytes from a live
     // slice; a NULL result is turned into the pending Python exception.
     unsafe {
-        let p = ffi::PyUnicode_DecodeLatin1(b.as_ptr().cast(), b.len() as ffi::Py_ssize_t, std::ptr::null());
+        let p = ffi::PyUnicode_DecodeLatin1(
+            b.as_ptr().cast(),
+            b.len() as ffi::Py_ssize_t,
+            std::ptr::null(),
+        );
         Bound::from_owned_ptr_or_err(py, p).map(|o| o.cast_into_unchecked())
     }
 }
@@ -62,7 +66,9 @@ pub fn percent_decode(path: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 /// `host[:port]` / `[v6]:port` → (host, port).
 fn split_host(h: &[u8]) -> (&[u8], Option<&[u8]>) {
     let colon = if h.starts_with(b"[") {
-        h.iter().position(|&c| c == b']').and_then(|e| (h.get(e + 1) == Some(&b':')).then_some(e + 1))
+        h.iter()
+            .position(|&c| c == b']')
+            .and_then(|e| (h.get(e + 1) == Some(&b':')).then_some(e + 1))
     } else {
         h.iter().rposition(|&c| c == b':')
     };
@@ -74,7 +80,13 @@ fn split_host(h: &[u8]) -> (&[u8], Option<&[u8]>) {
 
 /// Whether two header names map to the same environ key.
 fn same_key(a: &[u8], b: &[u8]) -> bool {
-    let norm = |c: u8| if c == b'-' { b'_' } else { c.to_ascii_uppercase() };
+    let norm = |c: u8| {
+        if c == b'-' {
+            b'_'
+        } else {
+            c.to_ascii_uppercase()
+        }
+    };
     a.len() == b.len() && a.iter().zip(b).all(|(&x, &y)| norm(x) == norm(y))
 }
 
@@ -94,7 +106,10 @@ pub fn build<'py>(
     let k = &app.keys;
     let head = &ex.head;
     let Some(template) = app.templates.get(ex.listener) else {
-        return Ok(Err(EnvironError { status: 500, reason: "unknown listener".into() }));
+        return Ok(Err(EnvironError {
+            status: 500,
+            reason: "unknown listener".into(),
+        }));
     };
     let env = template.bind(py).copy()?;
 
@@ -124,7 +139,14 @@ pub fn build<'py>(
         }
     }
     env.set_item(&k.path_info, latin1(py, path_info)?)?;
-    env.set_item(&k.query_string, if query.is_empty() { k.empty.bind(py).clone() } else { latin1(py, query)? })?;
+    env.set_item(
+        &k.query_string,
+        if query.is_empty() {
+            k.empty.bind(py).clone()
+        } else {
+            latin1(py, query)?
+        },
+    )?;
     let raw = latin1(py, target)?;
     env.set_item(&k.raw_uri, &raw)?;
     env.set_item(&k.request_uri, &raw)?;
@@ -166,7 +188,9 @@ pub fn build<'py>(
                 for (d, s) in low.iter_mut().zip(name) {
                     *d = s.to_ascii_lowercase();
                 }
-                k.headers.get(&low[..name.len()]).map(|v| v.bind(py).clone())
+                k.headers
+                    .get(&low[..name.len()])
+                    .map(|v| v.bind(py).clone())
             } else {
                 None
             };
@@ -196,7 +220,9 @@ pub fn build<'py>(
         // Repeated fields are joined with "," as Gunicorn does. Duplicates are
         // rare: look for an earlier field of the same name in Rust and only
         // then ask the dict. Names differing only in '-'/'_' map to one key.
-        let repeated = head.headers[..i].iter().any(|p| same_key(head.bytes(p.name), name));
+        let repeated = head.headers[..i]
+            .iter()
+            .any(|p| same_key(head.bytes(p.name), name));
         match if repeated { env.get_item(&key)? } else { None } {
             Some(prev) => {
                 let joined = format!("{},{}", prev.str()?.to_str()?, val.to_str()?);
@@ -209,14 +235,21 @@ pub fn build<'py>(
     // A trusted proxy may say the client spoke https (Gunicorn's
     // forwarded_allow_ips + secure_scheme_headers; default: localhost only).
     if app.proxy.trusts(ex.peer.ip) {
-        match app.proxy.scheme(head.headers.iter().map(|h| (head.bytes(h.name), head.bytes(h.value)))) {
+        match app.proxy.scheme(
+            head.headers
+                .iter()
+                .map(|h| (head.bytes(h.name), head.bytes(h.value))),
+        ) {
             super::proxy::Scheme::Default | super::proxy::Scheme::Http => {}
             super::proxy::Scheme::Https => {
                 https = true;
                 env.set_item(&k.url_scheme, k.https.bind(py))?
             }
             super::proxy::Scheme::Conflict => {
-                return Ok(Err(EnvironError { status: 400, reason: "conflicting scheme headers".into() }))
+                return Ok(Err(EnvironError {
+                    status: 400,
+                    reason: "conflicting scheme headers".into(),
+                }))
             }
         }
     }
@@ -226,7 +259,10 @@ pub fn build<'py>(
         if let Some(host) = head.header("host") {
             let (name, port) = split_host(host);
             env.set_item(&k.server_name, latin1(py, name)?)?;
-            env.set_item(&k.server_port, latin1(py, port.unwrap_or(if https { b"443" } else { b"80" }))?)?;
+            env.set_item(
+                &k.server_port,
+                latin1(py, port.unwrap_or(if https { b"443" } else { b"80" }))?,
+            )?;
         }
     }
     env.set_item(&k.wsgi_input, input)?;

@@ -32,7 +32,11 @@ const DRAIN_LIMIT: usize = 64 * 1024;
 
 fn body_item<'a, 'py>(item: &'a Bound<'py, PyAny>) -> PyResult<&'a Bound<'py, PyBytes>> {
     item.cast::<PyBytes>().map_err(|_| {
-        let t = item.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+        let t = item
+            .get_type()
+            .name()
+            .map(|n| n.to_string())
+            .unwrap_or_default();
         PyTypeError::new_err(format!("response body items must be bytes, not {t}"))
     })
 }
@@ -56,8 +60,17 @@ pub fn handle(py: Python<'_>, app: &WsgiApp, mut ex: Exchange) -> Done {
         } else {
             Bound::new(py, Input::new(data, stream)).map_err(|_| internal())?
         };
-        let sr = Bound::new(py, StartResponse::new(Output::new(ex.fd, keep_alive, head_request, http11, write_timeout)))
-            .map_err(|_| internal())?;
+        let sr = Bound::new(
+            py,
+            StartResponse::new(Output::new(
+                ex.fd,
+                keep_alive,
+                head_request,
+                http11,
+                write_timeout,
+            )),
+        )
+        .map_err(|_| internal())?;
         let env = match environ::build(py, app, &ex, input.clone().into_any()) {
             Ok(Ok(env)) => env,
             Ok(Err(e)) => {
@@ -65,7 +78,10 @@ pub fn handle(py: Python<'_>, app: &WsgiApp, mut ex: Exchange) -> Done {
                 return Err(simple(e.status));
             }
             Err(e) => {
-                logging::error(&format!("Error building environ: {}", app.traceback(py, &e)));
+                logging::error(&format!(
+                    "Error building environ: {}",
+                    app.traceback(py, &e)
+                ));
                 return Err(internal());
             }
         };
@@ -81,7 +97,10 @@ pub fn handle(py: Python<'_>, app: &WsgiApp, mut ex: Exchange) -> Done {
         if let Err(e) = result {
             let mut me = sr.borrow_mut();
             if me.out.broken {
-                logging::debug(&format!("Client disconnected during {}", String::from_utf8_lossy(ex.head.target())));
+                logging::debug(&format!(
+                    "Client disconnected during {}",
+                    String::from_utf8_lossy(ex.head.target())
+                ));
             } else {
                 logging::error(&format!(
                     "Error handling request {}\n{}",
@@ -108,7 +127,10 @@ pub fn handle(py: Python<'_>, app: &WsgiApp, mut ex: Exchange) -> Done {
     };
     let mut out = {
         let mut me = sr.borrow_mut();
-        std::mem::replace(&mut me.out, Output::new(ex.fd, false, false, false, write_timeout))
+        std::mem::replace(
+            &mut me.out,
+            Output::new(ex.fd, false, false, false, write_timeout),
+        )
     };
     // What is left of the request body decides whether the connection can
     // serve another request.
@@ -239,16 +261,23 @@ fn send_file(
     file: &mut Option<FileSend>,
 ) -> PyResult<bool> {
     let filelike = fw.borrow().filelike.bind(py).clone();
-    let Ok(fileno) = filelike.call_method0("fileno").and_then(|f| f.extract::<i32>()) else {
+    let Ok(fileno) = filelike
+        .call_method0("fileno")
+        .and_then(|f| f.extract::<i32>())
+    else {
         return Ok(false);
     };
     // SAFETY: fstat on a descriptor number into a zeroed struct.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    if unsafe { libc::fstat(fileno, &mut st) } != 0 || (st.st_mode & libc::S_IFMT) != libc::S_IFREG {
+    if unsafe { libc::fstat(fileno, &mut st) } != 0 || (st.st_mode & libc::S_IFMT) != libc::S_IFREG
+    {
         return Ok(false);
     }
     // The logical position of a buffered Python file is tell(), not the OS offset.
-    let offset: u64 = match filelike.call_method0("tell").and_then(|t| t.extract::<u64>()) {
+    let offset: u64 = match filelike
+        .call_method0("tell")
+        .and_then(|t| t.extract::<u64>())
+    {
         Ok(o) => o,
         // SAFETY: lseek on a valid descriptor.
         Err(_) => unsafe { libc::lseek(fileno, 0, libc::SEEK_CUR) }.max(0) as u64,
@@ -267,6 +296,10 @@ fn send_file(
     }
     // SAFETY: `dup` is a fresh descriptor owned by nobody else.
     let owned = unsafe { OwnedFd::from_raw_fd(dup) };
-    *file = Some(FileSend { file: owned, offset, len });
+    *file = Some(FileSend {
+        file: owned,
+        offset,
+        len,
+    });
     Ok(true)
 }

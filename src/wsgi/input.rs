@@ -62,8 +62,9 @@ impl StreamBody {
                         return Ok(false);
                     }
                     if !self.buf.is_empty() {
-                        let n = (self.buf.len() as u64).min(*remaining).min(want.max(1) as u64)
-                            as usize;
+                        let n = (self.buf.len() as u64)
+                            .min(*remaining)
+                            .min(want.max(1) as u64) as usize;
                         out.extend_from_slice(&self.buf[..n]);
                         self.buf.advance(n);
                         *remaining -= n as u64;
@@ -150,7 +151,10 @@ impl StreamBody {
 }
 
 fn http_to_io(e: HttpError) -> std::io::Error {
-    std::io::Error::new(std::io::ErrorKind::InvalidData, format!("bad request body: {}", e.reason))
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!("bad request body: {}", e.reason),
+    )
 }
 
 /// The `wsgi.input` object.
@@ -173,7 +177,9 @@ impl Input {
 
     /// Fetches more decoded body; false at the end. Releases the GIL.
     fn fill(&mut self, py: Python<'_>, want: usize) -> PyResult<bool> {
-        let Some(stream) = self.stream.as_mut() else { return Ok(false) };
+        let Some(stream) = self.stream.as_mut() else {
+            return Ok(false);
+        };
         let data = &mut self.data;
         py.detach(|| stream.fill(data, want)).map_err(|e| {
             if e.kind() == std::io::ErrorKind::TimedOut {
@@ -211,7 +217,9 @@ fn size_arg(size: Option<&Bound<'_, PyAny>>) -> PyResult<Option<usize>> {
         None => Ok(None),
         Some(s) if s.is_none() => Ok(None),
         Some(s) => {
-            let n: i64 = s.extract().map_err(|_| PyValueError::new_err("size must be an integer"))?;
+            let n: i64 = s
+                .extract()
+                .map_err(|_| PyValueError::new_err("size must be an integer"))?;
             Ok(if n < 0 { None } else { Some(n as usize) })
         }
     }
@@ -235,14 +243,22 @@ impl Input {
     }
 
     #[pyo3(signature = (size=None))]
-    fn readline(&mut self, py: Python<'_>, size: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyBytes>> {
+    fn readline(
+        &mut self,
+        py: Python<'_>,
+        size: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyBytes>> {
         let limit = size_arg(size)?;
         self.read_line(py, limit)
     }
 
     /// Every remaining line. The hint is accepted and ignored, as in Gunicorn.
     #[pyo3(signature = (hint=None))]
-    fn readlines(&mut self, py: Python<'_>, hint: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyList>> {
+    fn readlines(
+        &mut self,
+        py: Python<'_>,
+        hint: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyList>> {
         let _ = hint;
         let list = PyList::empty(py);
         loop {
@@ -260,7 +276,11 @@ impl Input {
 
     fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyBytes>>> {
         let line = self.read_line(py, None)?;
-        Ok(if line.bind(py).as_bytes().is_empty() { None } else { Some(line) })
+        Ok(if line.bind(py).as_bytes().is_empty() {
+            None
+        } else {
+            Some(line)
+        })
     }
 
     fn close(&mut self) {}

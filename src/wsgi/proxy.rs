@@ -34,7 +34,11 @@ fn parse_allow(entry: &str) -> Option<Allow> {
         Some((a, p)) => (a, Some(p.parse::<u8>().ok()?)),
         None => (e, None),
     };
-    let ip: IpAddr = addr.trim_start_matches('[').trim_end_matches(']').parse().ok()?;
+    let ip: IpAddr = addr
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()?;
     let max = if ip.is_ipv4() { 32 } else { 128 };
     let p = prefix.unwrap_or(max);
     (p <= max).then_some(Allow::Net(ip, p))
@@ -48,11 +52,19 @@ fn in_net(ip: IpAddr, net: IpAddr, prefix: u8) -> bool {
     };
     match (ip, net) {
         (IpAddr::V4(a), IpAddr::V4(n)) => {
-            let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix as u32) };
+            let mask = if prefix == 0 {
+                0
+            } else {
+                u32::MAX << (32 - prefix as u32)
+            };
             u32::from(a) & mask == u32::from(n) & mask
         }
         (IpAddr::V6(a), IpAddr::V6(n)) => {
-            let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - prefix as u32) };
+            let mask = if prefix == 0 {
+                0
+            } else {
+                u128::MAX << (128 - prefix as u32)
+            };
             u128::from(a) & mask == u128::from(n) & mask
         }
         _ => false,
@@ -110,10 +122,18 @@ impl ProxyTrust {
         }
         let mut found = Scheme::Default;
         for (name, value) in headers {
-            let Some((_, want)) = self.secure.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)) else {
+            let Some((_, want)) = self
+                .secure
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            else {
                 continue;
             };
-            let s = if value == want.as_slice() { Scheme::Https } else { Scheme::Http };
+            let s = if value == want.as_slice() {
+                Scheme::Https
+            } else {
+                Scheme::Http
+            };
             match found {
                 Scheme::Default => found = s,
                 f if f != s => return Scheme::Conflict,
@@ -130,7 +150,10 @@ mod tests {
 
     fn trust(allow: &[&str]) -> ProxyTrust {
         let allow: Vec<String> = allow.iter().map(|s| s.to_string()).collect();
-        let secure = vec![("X-Forwarded-Proto".to_string(), "https".to_string()), ("X-FORWARDED-SSL".into(), "on".into())];
+        let secure = vec![
+            ("X-Forwarded-Proto".to_string(), "https".to_string()),
+            ("X-FORWARDED-SSL".into(), "on".into()),
+        ];
         ProxyTrust::new(&allow, &secure).0
     }
 
@@ -144,17 +167,28 @@ mod tests {
         assert!(!t.trusts(Some("192.168.1.1".parse().unwrap())));
         assert!(t.trusts(None));
         assert!(trust(&["*"]).trusts(Some("8.8.8.8".parse().unwrap())));
-        assert_eq!(ProxyTrust::new(&["nope".into()], &[]).1, vec!["nope".to_string()]);
+        assert_eq!(
+            ProxyTrust::new(&["nope".into()], &[]).1,
+            vec!["nope".to_string()]
+        );
     }
 
     #[test]
     fn scheme_headers() {
         let t = trust(&["*"]);
-        let h = |v: &[(&'static str, &'static str)]| t.scheme(v.iter().map(|(a, b)| (a.as_bytes(), b.as_bytes())));
+        let h = |v: &[(&'static str, &'static str)]| {
+            t.scheme(v.iter().map(|(a, b)| (a.as_bytes(), b.as_bytes())))
+        };
         assert_eq!(h(&[]), Scheme::Default);
         assert_eq!(h(&[("x-forwarded-proto", "https")]), Scheme::Https);
         assert_eq!(h(&[("X-Forwarded-Proto", "http")]), Scheme::Http);
-        assert_eq!(h(&[("X-Forwarded-Proto", "https"), ("X-Forwarded-SSL", "on")]), Scheme::Https);
-        assert_eq!(h(&[("X-Forwarded-Proto", "https"), ("X-Forwarded-SSL", "off")]), Scheme::Conflict);
+        assert_eq!(
+            h(&[("X-Forwarded-Proto", "https"), ("X-Forwarded-SSL", "on")]),
+            Scheme::Https
+        );
+        assert_eq!(
+            h(&[("X-Forwarded-Proto", "https"), ("X-Forwarded-SSL", "off")]),
+            Scheme::Conflict
+        );
     }
 }

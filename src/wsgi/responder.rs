@@ -72,7 +72,23 @@ static TCHAR: [bool; 256] = {
     while c < 256 {
         let b = c as u8;
         t[c] = b.is_ascii_alphanumeric()
-            || matches!(b, b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~');
+            || matches!(
+                b,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
         c += 1;
     }
     t
@@ -109,7 +125,11 @@ fn parse_length(v: &[u8]) -> Option<u64> {
         return None;
     }
     v.iter().try_fold(0u64, |n, &c| {
-        if c.is_ascii_digit() { n.checked_mul(10)?.checked_add((c - b'0') as u64) } else { None }
+        if c.is_ascii_digit() {
+            n.checked_mul(10)?.checked_add((c - b'0') as u64)
+        } else {
+            None
+        }
     })
 }
 
@@ -143,11 +163,20 @@ fn latin1_bytes<'a>(s: &'a Bound<'_, PyAny>, what: &str) -> PyResult<Cow<'a, [u8
 }
 
 fn type_name(o: &Bound<'_, PyAny>) -> String {
-    o.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into())
+    o.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".into())
 }
 
 impl Output {
-    pub fn new(fd: RawFd, keep_alive: bool, head_request: bool, http11: bool, write_timeout: Duration) -> Output {
+    pub fn new(
+        fd: RawFd,
+        keep_alive: bool,
+        head_request: bool,
+        http11: bool,
+        write_timeout: Duration,
+    ) -> Output {
         Output {
             fd,
             headers_sent: false,
@@ -162,7 +191,11 @@ impl Output {
             abort: false,
             truncated_logged: false,
             write_timeout,
-            resp_headers: if logging::access_needs_response_headers() { Some(Vec::new()) } else { None },
+            resp_headers: if logging::access_needs_response_headers() {
+                Some(Vec::new())
+            } else {
+                None
+            },
         }
     }
 
@@ -175,11 +208,17 @@ impl Output {
         known_len: Option<u64>,
     ) -> PyResult<()> {
         let status_b = latin1_bytes(status, "status")?;
-        if status_b.iter().any(|&c| c < 0x20 && c != b'\t' || c == 0x7f) {
+        if status_b
+            .iter()
+            .any(|&c| c < 0x20 && c != b'\t' || c == 0x7f)
+        {
             return Err(PyValueError::new_err("status contains a control character"));
         }
         let code = match status_b.get(..3) {
-            Some(d) if d.iter().all(u8::is_ascii_digit) && (status_b.len() == 3 || status_b[3] == b' ') => {
+            Some(d)
+                if d.iter().all(u8::is_ascii_digit)
+                    && (status_b.len() == 3 || status_b[3] == b' ') =>
+            {
                 (d[0] - b'0') as u16 * 100 + (d[1] - b'0') as u16 * 10 + (d[2] - b'0') as u16
             }
             _ => {
@@ -192,7 +231,9 @@ impl Output {
         if code < 200 {
             // A 1xx is never a final response; WSGI has no way to send an
             // interim one, so the client would be left without an answer.
-            return Err(PyValueError::new_err(format!("invalid final status code {code}")));
+            return Err(PyValueError::new_err(format!(
+                "invalid final status code {code}"
+            )));
         }
         let no_body = self.head_request || code < 200 || code == 204 || code == 304;
         // The head is built in place in `pending`: status line, the app's
@@ -213,7 +254,10 @@ impl Output {
         let mut keep_alive = self.keep_alive;
         let mut each = |item: Bound<'_, PyAny>| -> PyResult<()> {
             let pair = item.cast::<PyTuple>().map_err(|_| {
-                PyTypeError::new_err(format!("header must be a (name, value) tuple, not {}", type_name(&item)))
+                PyTypeError::new_err(format!(
+                    "header must be a (name, value) tuple, not {}",
+                    type_name(&item)
+                ))
             })?;
             if pair.len() != 2 {
                 return Err(PyTypeError::new_err("header must be a (name, value) tuple"));
@@ -222,7 +266,10 @@ impl Output {
             let name = latin1_bytes(&name_obj, "header name")?;
             let value = latin1_bytes(&value_obj, "header value")?;
             if name.is_empty() || !name.iter().all(|&c| TCHAR[c as usize]) {
-                return Err(PyValueError::new_err(format!("invalid header name {:?}", String::from_utf8_lossy(&name))));
+                return Err(PyValueError::new_err(format!(
+                    "invalid header name {:?}",
+                    String::from_utf8_lossy(&name)
+                )));
             }
             if value.iter().any(|&c| (c < 0x20 && c != b'\t') || c == 0x7f) {
                 return Err(PyValueError::new_err(format!(
@@ -233,7 +280,10 @@ impl Output {
             match special_header(&name) {
                 Special::Connection => {
                     // Hop-by-hop: we write our own; "close" from the app is honoured.
-                    if value.split(|&c| c == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close")) {
+                    if value
+                        .split(|&c| c == b',')
+                        .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
+                    {
                         keep_alive = false;
                     }
                     return Ok(());
@@ -244,7 +294,10 @@ impl Output {
                         return Err(PyValueError::new_err("more than one Content-Length header"));
                     }
                     app_len = Some(parse_length(&value).ok_or_else(|| {
-                        PyValueError::new_err(format!("invalid Content-Length {:?}", String::from_utf8_lossy(&value)))
+                        PyValueError::new_err(format!(
+                            "invalid Content-Length {:?}",
+                            String::from_utf8_lossy(&value)
+                        ))
                     })?);
                     if code < 200 || code == 204 {
                         return Ok(()); // RFC 9110 §8.6: never on 1xx or 204
@@ -319,7 +372,9 @@ impl Output {
                 let n = (data.len() as u64).min(rem) as usize;
                 if n < data.len() && !self.truncated_logged {
                     self.truncated_logged = true;
-                    logging::warning("Response body is longer than its Content-Length; extra bytes dropped");
+                    logging::warning(
+                        "Response body is longer than its Content-Length; extra bytes dropped",
+                    );
                 }
                 self.framing = Framing::Length(rem - n as u64);
                 self.body_bytes += n as u64;
@@ -424,7 +479,11 @@ pub struct StartResponse {
 
 impl StartResponse {
     pub fn new(out: Output) -> StartResponse {
-        StartResponse { status: None, headers: None, out }
+        StartResponse {
+            status: None,
+            headers: None,
+            out,
+        }
     }
 
     /// Sends the head now if it has not gone yet.
@@ -433,7 +492,9 @@ impl StartResponse {
             return Ok(());
         }
         let (Some(status), Some(headers)) = (self.status.as_ref(), self.headers.as_ref()) else {
-            return Err(PyAssertionError::new_err("the application did not call start_response()"));
+            return Err(PyAssertionError::new_err(
+                "the application did not call start_response()",
+            ));
         };
         let (status, headers) = (status.bind(py).clone(), headers.bind(py).clone());
         self.out.send_headers(&status, &headers, known_len)
@@ -475,9 +536,12 @@ impl StartResponse {
 
     /// The legacy `write(data)` callable returned by `start_response`.
     fn write(&mut self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
-        let bytes = data
-            .cast::<PyBytes>()
-            .map_err(|_| PyTypeError::new_err(format!("write() argument must be bytes, not {}", type_name(data))))?;
+        let bytes = data.cast::<PyBytes>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "write() argument must be bytes, not {}",
+                type_name(data)
+            ))
+        })?;
         self.ensure_headers(py, None)?;
         self.out.body(py, bytes.as_bytes())
     }

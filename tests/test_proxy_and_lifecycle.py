@@ -197,3 +197,18 @@ def test_preload_failure_is_one_line_and_binds_nothing():
     assert "broken-import-marker" in res.stderr and "Traceback" not in res.stderr
     res = run_cli(["-b", "127.0.0.1:%d" % port, "--preload", "app:no_such_attr_xyz"], timeout=30)
     assert res.returncode == 4, res.stderr
+
+
+# -- a write() callable kept past its request can no longer reach any socket ----------
+
+def test_stale_write_callable_cannot_reach_the_socket(server_factory):
+    srv = server_factory("app:application", "-w", "1")
+    with RawConnection(srv.port) as c:
+        c.send(build_request("GET", "/stash_write"))
+        assert c.read_response().body == b"stashed"
+        c.send(build_request("GET", "/use_stale_write"))
+        r = c.read_response()
+        assert r.body == b"stale write refused"
+        c.send(build_request("GET", "/"))
+        assert c.read_response().status == 200
+        assert not c.is_closed(0.3)[1]

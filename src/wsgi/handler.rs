@@ -114,6 +114,7 @@ pub fn handle(py: Python<'_>, app: &WsgiApp, mut ex: Exchange) -> Done {
                 file = None;
             } else {
                 drop(me);
+                sr.borrow_mut().retire();
                 let buf = input_stream_buf(&input, &mut ex);
                 return Err(internal_with(buf));
             }
@@ -125,13 +126,7 @@ pub fn handle(py: Python<'_>, app: &WsgiApp, mut ex: Exchange) -> Done {
         Ok(v) => v,
         Err(done) => return done,
     };
-    let mut out = {
-        let mut me = sr.borrow_mut();
-        std::mem::replace(
-            &mut me.out,
-            Output::new(ex.fd, false, false, false, write_timeout),
-        )
-    };
+    let mut out = sr.borrow_mut().retire();
     // What is left of the request body decides whether the connection can
     // serve another request.
     let buf = match input.borrow_mut().take_stream() {

@@ -486,6 +486,16 @@ impl StartResponse {
         }
     }
 
+    /// Ends this object's use for the request and hands back its output.
+    /// The application may keep `start_response` or `write` (a thread, a
+    /// leaked closure); after this they can no longer reach the socket,
+    /// which by then may carry another request, or another connection.
+    pub fn retire(&mut self) -> Output {
+        self.status = None;
+        self.headers = None;
+        std::mem::replace(&mut self.out, Output::new(-1, false, false, false, Duration::ZERO))
+    }
+
     /// Sends the head now if it has not gone yet.
     pub fn ensure_headers(&mut self, py: Python<'_>, known_len: Option<u64>) -> PyResult<()> {
         if self.out.headers_sent {
@@ -542,6 +552,9 @@ impl StartResponse {
                 type_name(data)
             ))
         })?;
+        if self.out.fd < 0 {
+            return Err(PyIOError::new_err("write() called after the response was finished"));
+        }
         self.ensure_headers(py, None)?;
         self.out.body(py, bytes.as_bytes())
     }

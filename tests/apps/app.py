@@ -229,6 +229,9 @@ def data_file(size):
 
 # -- the application ----------------------------------------------------------
 
+_STASH = {}
+
+
 def application(environ, start_response):
     path = environ.get("PATH_INFO", "")
     q = qs(environ)
@@ -404,6 +407,18 @@ def application(environ, start_response):
                                       ("Content-Length", str(size))])
             return fw(io.BytesIO(pattern_bytes(size)), 4096)
         return send(start_response, "400 Bad Request", b"unknown kind")
+
+    if route == "/stash_write":
+        _STASH["write"] = start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "7")])
+        return [b"stashed"]
+
+    if route == "/use_stale_write":
+        try:
+            _STASH["write"](b"LEAKED DATA")
+            outcome = b"stale write accepted"
+        except OSError:
+            outcome = b"stale write refused"
+        return send(start_response, "200 OK", outcome)
 
     if route == "/sleep":
         ident = q.get("id")

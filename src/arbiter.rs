@@ -180,6 +180,12 @@ impl Arbiter {
         SIGNAL_PIPE_W.store(self.pipe_w, Ordering::Relaxed);
         set_handlers(Some(on_signal));
         set_process_name(&self.cfg, "master");
+        if let Some(path) = self.cfg.pidfile.clone() {
+            if let Err(e) = crate::pidfile::create(&path, self.pid) {
+                logging::error(&e);
+                return self.finish(1);
+            }
+        }
         logging::info(&format!("Starting ferricorn {}", env!("CARGO_PKG_VERSION")));
         for l in &self.listeners {
             logging::info(&format!("Listening at: {} ({})", l.url(), self.pid));
@@ -259,6 +265,9 @@ impl Arbiter {
 
     fn finish(&mut self, code: i32) -> i32 {
         crate::listeners::cleanup(&self.listeners);
+        if let Some(path) = &self.cfg.pidfile {
+            crate::pidfile::remove(path, self.pid);
+        }
         set_handlers(None);
         SIGNAL_PIPE_W.store(-1, Ordering::Relaxed);
         // SAFETY: closing our own pipe descriptors once.

@@ -16,6 +16,7 @@ pub mod config;
 pub mod http;
 pub mod listeners;
 pub mod logging;
+pub mod pidfile;
 pub mod rawio;
 pub mod scoreboard;
 pub mod worker;
@@ -110,6 +111,16 @@ fn load_config_file(py: Python<'_>, path: &str) -> Result<Vec<(String, config::I
         out.push((name, input));
     }
     Ok(out)
+}
+
+fn flush_python_stdio(py: Python<'_>) {
+    if let Ok(sys) = py.import("sys") {
+        for name in ["stdout", "stderr"] {
+            if let Ok(s) = sys.getattr(name) {
+                let _ = s.call_method0("flush");
+            }
+        }
+    }
 }
 
 /// `--preload`: imports the application in the master, then freezes the
@@ -208,6 +219,10 @@ fn run(py: Python<'_>, argv: Vec<String>) -> i32 {
     ) {
         return fail(&e);
     }
+    if cfg.capture_output && cfg.errorlog != "-" {
+        flush_python_stdio(py);
+        logging::capture_output();
+    }
     if let Err(e) = prepare_python(py, &cfg) {
         return fail(&e);
     }
@@ -223,7 +238,13 @@ fn run(py: Python<'_>, argv: Vec<String>) -> i32 {
     } else {
         None
     };
-    let listeners = match listeners::bind_all(&cfg.bind, cfg.backlog) {
+    if let Some(path) = &cfg.pidfile {
+        if let Err(e) = pidfile::check(path) {
+            return fail(&e);
+        }
+    }
+    let bind_opts = listeners::BindOptions { backlog: cfg.backlog, reuse_port: cfg.reuse_port, umask: cfg.umask };
+    let listeners = match listeners::bind_all(&cfg.bind, bind_opts) {
         Ok(l) => l,
         Err(e) => return fail(&e),
     };

@@ -69,7 +69,18 @@ fn bind_error(addr: &BindAddr, e: std::io::Error) -> String {
 
 /// Binds every address in order. On the first failure the sockets bound so
 /// far are closed (dropped) and the error names the address.
-pub fn bind_all(addrs: &[BindAddr], backlog: i32) -> Result<Vec<Listener>, String> {
+/// Socket options from the configuration that apply at bind time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BindOptions {
+    pub backlog: i32,
+    /// SO_REUSEPORT on TCP sockets (`--reuse-port`).
+    pub reuse_port: bool,
+    /// The umask Unix socket files are created under (`--umask`).
+    pub umask: u32,
+}
+
+pub fn bind_all(addrs: &[BindAddr], opts: BindOptions) -> Result<Vec<Listener>, String> {
+    let backlog = opts.backlog;
     let mut out: Vec<Listener> = Vec::with_capacity(addrs.len());
     for addr in addrs {
         match addr {
@@ -87,7 +98,7 @@ pub fn bind_all(addrs: &[BindAddr], backlog: i32) -> Result<Vec<Listener>, Strin
                         describe(addr)
                     ));
                 };
-                let sock = bind_tcp(sa, backlog).map_err(|e| bind_error(addr, e))?;
+                let sock = bind_tcp(sa, backlog, opts.reuse_port).map_err(|e| bind_error(addr, e))?;
                 let local = sock
                     .local_addr()
                     .ok()
@@ -100,7 +111,13 @@ pub fn bind_all(addrs: &[BindAddr], backlog: i32) -> Result<Vec<Listener>, Strin
                 });
             }
             BindAddr::Unix(path) => {
-                let sock = bind_unix(path, backlog).map_err(|e| bind_error(addr, e))?;
+                // Gunicorn applies --umask to the socket file only.
+                // SAFETY: umask swaps the process mask; restored right after.
+                let old = unsafe { libc::umask(opts.umask as libc::mode_t) };
+                let r = bind_unix(path, backlog);
+                // SAFETY: as above.
+                unsafe { libc::umask(old) };
+                let sock = r.map_err(|e| bind_error(addr, e))?;
                 out.push(Listener {
                     fd: sock.into(),
                     kind: Kind::Unix(path.clone()),
@@ -113,11 +130,14 @@ pub fn bind_all(addrs: &[BindAddr], backlog: i32) -> Result<Vec<Listener>, Strin
     Ok(out)
 }
 
-fn bind_tcp(sa: SocketAddr, backlog: i32) -> std::io::Result<Socket> {
+fn bind_tcp(sa: SocketAddr, backlog: i32, reuse_port: bool) -> std::io::Result<Socket> {
     let sock = Socket::new(Domain::for_address(sa), Type::STREAM, Some(Protocol::TCP))?;
     // SO_REUSEADDR lets a restarted server bind while old connections sit in
     // TIME_WAIT, exactly as Gunicorn does.
     sock.set_reuse_address(true)?;
+    if reuse_port {
+        sock.set_reuse_port(true)?;
+    }
     if sa.is_ipv6() {
         sock.set_only_v6(true)?;
     }

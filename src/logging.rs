@@ -219,6 +219,22 @@ pub fn access_needs_response_headers() -> bool {
         .is_some_and(|(_, f)| f.0.iter().any(|a| matches!(a, Atom::RespHeader(_))))
 }
 
+/// `--capture-output`: points descriptors 1 and 2 at the error log file, so
+/// whatever the application prints lands there. (The caller flushes
+/// Python's own stdio buffers first.)
+pub fn capture_output() {
+    use std::os::fd::AsRawFd;
+    let Some(l) = LOGGER.get() else { return };
+    let Ok(sink) = l.error.lock() else { return };
+    if let Sink::File(f, _) = &*sink {
+        // SAFETY: dup2 of an open descriptor onto 1 and 2.
+        unsafe {
+            libc::dup2(f.as_raw_fd(), 1);
+            libc::dup2(f.as_raw_fd(), 2);
+        }
+    }
+}
+
 /// Whether an access log is configured (lets the hot path skip collecting fields).
 pub fn access_enabled() -> bool {
     LOGGER.get().is_some_and(|l| l.access.is_some())

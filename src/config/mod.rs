@@ -216,6 +216,14 @@ pub struct Config {
     pub errorlog: String,
     pub loglevel: LogLevel,
     pub proc_name: Option<String>,
+    /// `--pid`: file the master writes its pid to (removed at exit).
+    pub pidfile: Option<String>,
+    /// `--reuse-port`: SO_REUSEPORT on TCP listeners.
+    pub reuse_port: bool,
+    /// `--capture-output`: stdout/stderr of master and workers go to the error log file.
+    pub capture_output: bool,
+    /// `-m/--umask`, applied by the master at start.
+    pub umask: u32,
     /// 0 = never recycle.
     /// `--preload`: import the app in the master before forking workers.
     pub preload_app: bool,
@@ -710,6 +718,11 @@ impl<'a> Builder<'a> {
             errorlog: self.opt_str("errorlog")?.unwrap_or_else(|| "-".to_string()),
             loglevel,
             proc_name: self.opt_str("proc_name")?,
+            pidfile: self.opt_str("pidfile")?,
+            reuse_port: self.flag("reuse_port")?,
+            capture_output: self.flag("capture_output")?,
+            umask: u32::try_from(self.int("umask")?)
+                .map_err(|_| ConfigError::new("argument -m/--umask: value is too large"))?,
             preload_app: self.flag("preload_app")?,
             max_requests: self.int("max_requests")?,
             max_requests_jitter: self.int("max_requests_jitter")?,

@@ -783,18 +783,12 @@ fn not_yet_implemented_settings_are_refused() {
         err(&["--no-sendfile"]),
         "ferricorn: error: --no-sendfile (sendfile) is not supported yet"
     );
-    assert_eq!(
-        err(&["--pid", "/run/x.pid"]),
-        "ferricorn: error: -p/--pid (pidfile) is not supported yet"
-    );
+    assert_eq!(cfg(&["--pid", "/run/x.pid"]).pidfile.as_deref(), Some("/run/x.pid"));
     assert_eq!(
         err(&["-u", "www"]),
         "ferricorn: error: -u/--user (user) is not supported yet"
     );
-    assert_eq!(
-        err(&["-m", "022"]),
-        "ferricorn: error: -m/--umask (umask) is not supported yet"
-    );
+    assert_eq!(cfg(&["-m", "022"]).umask, 0o22);
     assert_eq!(
         err(&["--certfile", "c.pem"]),
         "ferricorn: error: --certfile (certfile) is not supported yet"
@@ -1125,8 +1119,11 @@ fn implemented_settings_are_the_expected_ones() {
         "check_config",
         "print_config",
         "preload_app",
+        "reuse_port",
         "chdir",
         "raw_env",
+        "pidfile",
+        "umask",
         "secure_scheme_headers",
         "forwarded_allow_ips",
         "pythonpath",
@@ -1139,6 +1136,7 @@ fn implemented_settings_are_the_expected_ones() {
         "access_log_format",
         "errorlog",
         "loglevel",
+        "capture_output",
         "proc_name",
         "body_buffer_size",
         "header_timeout",

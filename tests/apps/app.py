@@ -408,6 +408,10 @@ def application(environ, start_response):
             return fw(io.BytesIO(pattern_bytes(size)), 4096)
         return send(start_response, "400 Bad Request", b"unknown kind")
 
+    if route == "/print":
+        print("printed-" + q.get("m", ""), flush=True)
+        return send(start_response, "200 OK", b"printed")
+
     if route == "/stash_write":
         _STASH["write"] = start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "7")])
         return [b"stashed"]

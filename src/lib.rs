@@ -243,7 +243,11 @@ fn run(py: Python<'_>, argv: Vec<String>) -> i32 {
             return fail(&e);
         }
     }
-    let bind_opts = listeners::BindOptions { backlog: cfg.backlog, reuse_port: cfg.reuse_port, umask: cfg.umask };
+    let bind_opts = listeners::BindOptions {
+        backlog: cfg.backlog,
+        reuse_port: cfg.reuse_port,
+        umask: cfg.umask,
+    };
     let listeners = match listeners::bind_all(&cfg.bind, bind_opts) {
         Ok(l) => l,
         Err(e) => return fail(&e),

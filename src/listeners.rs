@@ -98,7 +98,8 @@ pub fn bind_all(addrs: &[BindAddr], opts: BindOptions) -> Result<Vec<Listener>, 
                         describe(addr)
                     ));
                 };
-                let sock = bind_tcp(sa, backlog, opts.reuse_port).map_err(|e| bind_error(addr, e))?;
+                let sock =
+                    bind_tcp(sa, backlog, opts.reuse_port).map_err(|e| bind_error(addr, e))?;
                 let local = sock
                     .local_addr()
                     .ok()

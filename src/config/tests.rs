@@ -783,7 +783,10 @@ fn not_yet_implemented_settings_are_refused() {
         err(&["--no-sendfile"]),
         "ferricorn: error: --no-sendfile (sendfile) is not supported yet"
     );
-    assert_eq!(cfg(&["--pid", "/run/x.pid"]).pidfile.as_deref(), Some("/run/x.pid"));
+    assert_eq!(
+        cfg(&["--pid", "/run/x.pid"]).pidfile.as_deref(),
+        Some("/run/x.pid")
+    );
     assert_eq!(
         err(&["-u", "www"]),
         "ferricorn: error: -u/--user (user) is not supported yet"

@@ -479,6 +479,13 @@ pub(crate) fn is_tchar(b: u8) -> bool {
     TCHAR[b as usize]
 }
 
+/// RFC 3986 reg-name characters: unreserved, sub-delims and '%' (the
+/// authority characters without the ':' '@' '[' ']' delimiters).
+#[inline]
+fn is_reg_name_char(b: u8) -> bool {
+    AUTHORITY_CHAR[b as usize] && !matches!(b, b':' | b'@' | b'[' | b']')
+}
+
 #[inline]
 fn find(hay: &[u8], needle: u8) -> Option<usize> {
     hay.iter().position(|&b| b == needle)
@@ -778,25 +785,7 @@ fn valid_host(v: &[u8]) -> bool {
             i += 3;
             continue;
         }
-        let ok = c.is_ascii_alphanumeric()
-            || matches!(
-                c,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-            );
-        if !ok {
+        if !is_reg_name_char(c) {
             return false;
         }
         i += 1;
@@ -879,30 +868,7 @@ fn is_authority_form(t: &[u8]) -> bool {
                     .iter()
                     .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
         }
-        _ => {
-            !host.is_empty()
-                && host.iter().all(|&b| {
-                    b.is_ascii_alphanumeric()
-                        || matches!(
-                            b,
-                            b'-' | b'.'
-                                | b'_'
-                                | b'~'
-                                | b'!'
-                                | b'$'
-                                | b'&'
-                                | b'\''
-                                | b'('
-                                | b')'
-                                | b'*'
-                                | b'+'
-                                | b','
-                                | b';'
-                                | b'='
-                                | b'%'
-                        )
-                })
-        }
+        _ => !host.is_empty() && host.iter().all(|&b| is_reg_name_char(b)),
     }
 }
 

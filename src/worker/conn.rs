@@ -83,21 +83,26 @@ impl Stream {
         }
     }
 
-    /// Writes all of `data`, each bit of progress within `timeout`.
-    async fn write_all(&self, mut data: &[u8], timeout: Duration) -> io::Result<()> {
-        let fd = self.fd();
-        while !data.is_empty() {
-            match self.try_io(|| {
-                // SAFETY: writing from a live slice.
-                let n =
-                    unsafe { libc::send(fd, data.as_ptr().cast(), data.len(), libc::MSG_NOSIGNAL) };
-                if n < 0 {
-                    Err(io::Error::last_os_error())
-                } else {
-                    Ok(n as usize)
+    /// Runs one non-blocking write step (`send`, `sendfile`) until `total`
+    /// bytes have gone, waiting for writability — at most `timeout` for each
+    /// bit of progress — whenever the socket is full. `step(done)` gets the
+    /// bytes written so far and returns how many more it wrote.
+    async fn write_loop(
+        &self,
+        total: u64,
+        timeout: Duration,
+        mut step: impl FnMut(u64) -> io::Result<usize>,
+    ) -> io::Result<()> {
+        let mut done = 0u64;
+        while done < total {
+            match self.try_io(|| step(done)) {
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        "no progress writing",
+                    ))
                 }
-            }) {
-                Ok(n) => data = &data[n..],
+                Ok(n) => done += n as u64,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     tokio::time::timeout(timeout, self.writable())
                         .await
@@ -112,49 +117,43 @@ impl Stream {
         Ok(())
     }
 
+    /// Writes all of `data`, each bit of progress within `timeout`.
+    async fn write_all(&self, data: &[u8], timeout: Duration) -> io::Result<()> {
+        let fd = self.fd();
+        self.write_loop(data.len() as u64, timeout, |done| {
+            let rest = &data[done as usize..];
+            // SAFETY: writing from a live slice.
+            let n = unsafe { libc::send(fd, rest.as_ptr().cast(), rest.len(), libc::MSG_NOSIGNAL) };
+            if n < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(n as usize)
+            }
+        })
+        .await
+    }
+
     /// Sends `len` bytes of `file` from `offset` with sendfile(2).
     async fn send_file(
         &self,
         file: RawFd,
-        mut offset: u64,
-        mut len: u64,
+        offset: u64,
+        len: u64,
         timeout: Duration,
     ) -> io::Result<()> {
         let fd = self.fd();
-        while len > 0 {
-            let chunk = len.min(1 << 30) as usize;
-            match self.try_io(|| {
-                let mut off = offset as libc::off_t;
-                // SAFETY: both descriptors are open; `off` is a valid pointer.
-                let n = unsafe { libc::sendfile(fd, file, &mut off, chunk) };
-                if n < 0 {
-                    Err(io::Error::last_os_error())
-                } else {
-                    Ok(n as usize)
-                }
-            }) {
-                Ok(0) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "file shorter than expected",
-                    ))
-                }
-                Ok(n) => {
-                    offset += n as u64;
-                    len -= n as u64;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    tokio::time::timeout(timeout, self.writable())
-                        .await
-                        .map_err(|_| {
-                            io::Error::new(io::ErrorKind::TimedOut, "write timed out")
-                        })??;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+        self.write_loop(len, timeout, |done| {
+            let mut off = (offset + done) as libc::off_t;
+            let chunk = (len - done).min(1 << 30) as usize;
+            // SAFETY: both descriptors are open; `off` is a valid pointer.
+            let n = unsafe { libc::sendfile(fd, file, &mut off, chunk) };
+            if n < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(n as usize)
             }
-        }
-        Ok(())
+        })
+        .await
     }
 }
 

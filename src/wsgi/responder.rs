@@ -65,35 +65,6 @@ pub struct Output {
     pub resp_headers: Option<Vec<(Vec<u8>, Vec<u8>)>>,
 }
 
-/// RFC 9110 token characters, as a lookup table (the check runs per byte).
-static TCHAR: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut c = 0;
-    while c < 256 {
-        let b = c as u8;
-        t[c] = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'!' | b'#'
-                    | b'$'
-                    | b'%'
-                    | b'&'
-                    | b'\''
-                    | b'*'
-                    | b'+'
-                    | b'-'
-                    | b'.'
-                    | b'^'
-                    | b'_'
-                    | b'`'
-                    | b'|'
-                    | b'~'
-            );
-        c += 1;
-    }
-    t
-};
-
 /// Response headers the server treats specially.
 enum Special {
     None,
@@ -265,7 +236,7 @@ impl Output {
             let (name_obj, value_obj) = (pair.get_item(0)?, pair.get_item(1)?);
             let name = latin1_bytes(&name_obj, "header name")?;
             let value = latin1_bytes(&value_obj, "header value")?;
-            if name.is_empty() || !name.iter().all(|&c| TCHAR[c as usize]) {
+            if name.is_empty() || !name.iter().all(|&c| crate::http::request::is_tchar(c)) {
                 return Err(PyValueError::new_err(format!(
                     "invalid header name {:?}",
                     String::from_utf8_lossy(&name)
@@ -493,7 +464,10 @@ impl StartResponse {
     pub fn retire(&mut self) -> Output {
         self.status = None;
         self.headers = None;
-        std::mem::replace(&mut self.out, Output::new(-1, false, false, false, Duration::ZERO))
+        std::mem::replace(
+            &mut self.out,
+            Output::new(-1, false, false, false, Duration::ZERO),
+        )
     }
 
     /// Sends the head now if it has not gone yet.
@@ -553,7 +527,9 @@ impl StartResponse {
             ))
         })?;
         if self.out.fd < 0 {
-            return Err(PyIOError::new_err("write() called after the response was finished"));
+            return Err(PyIOError::new_err(
+                "write() called after the response was finished",
+            ));
         }
         self.ensure_headers(py, None)?;
         self.out.body(py, bytes.as_bytes())

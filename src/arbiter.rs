@@ -415,7 +415,8 @@ impl Arbiter {
                 } else if code != 0 {
                     logging::error(&format!("Worker (pid:{pid}) exited with code {code}."));
                 } else {
-                    logging::info(&format!("Worker exiting (pid: {pid})"));
+                    // The worker logged "Worker exiting" itself (as in Gunicorn).
+                    logging::debug(&format!("Worker (pid:{pid}) exited cleanly"));
                 }
             } else if libc::WIFSIGNALED(status) {
                 let sig = libc::WTERMSIG(status);

@@ -80,6 +80,9 @@ struct Logger {
     level: LogLevel,
     error: Mutex<Sink>,
     access: Option<(Mutex<Sink>, AccessFormat)>,
+    /// The access format refers to response headers: decided once here,
+    /// asked on every request.
+    needs_response_headers: bool,
 }
 
 static LOGGER: OnceLock<Logger> = OnceLock::new();
@@ -102,10 +105,14 @@ pub fn init(
             Some((Mutex::new(sink), AccessFormat::compile(access_format)))
         }
     };
+    let needs_response_headers = access
+        .as_ref()
+        .is_some_and(|(_, f)| f.0.iter().any(|a| matches!(a, Atom::RespHeader(_))));
     let _ = LOGGER.set(Logger {
         level,
         error: Mutex::new(error),
         access,
+        needs_response_headers,
     });
     Ok(())
 }
@@ -213,10 +220,7 @@ pub fn error_fd() -> i32 {
 
 /// Whether the access-log format refers to response headers (`%({name}o)s`).
 pub fn access_needs_response_headers() -> bool {
-    LOGGER
-        .get()
-        .and_then(|l| l.access.as_ref())
-        .is_some_and(|(_, f)| f.0.iter().any(|a| matches!(a, Atom::RespHeader(_))))
+    LOGGER.get().is_some_and(|l| l.needs_response_headers)
 }
 
 /// `--capture-output`: points descriptors 1 and 2 at the error log file, so

@@ -390,7 +390,10 @@ impl AccessFormat {
         }
     }
 
-    fn render(&self, rec: &AccessRecord<'_>, out: &mut Vec<u8>) {
+    /// Appends one rendered line (without the newline) to `out`. Public for
+    /// the fuzz harness (fuzz/harness/src/access.rs).
+    #[doc(hidden)]
+    pub fn render(&self, rec: &AccessRecord<'_>, out: &mut Vec<u8>) {
         for atom in &self.0 {
             match atom {
                 Atom::Literal(l) => out.extend_from_slice(l),

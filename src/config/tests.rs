@@ -65,6 +65,7 @@ fn defaults_match_gunicorn() {
     assert_eq!(c.worker_class, WorkerClass::Sync);
     assert_eq!(c.threads, 1);
     assert_eq!(c.worker_connections, 1000);
+    assert_eq!(c.limit_request_body, 0);
     assert_eq!(c.backlog, 2048);
     assert_eq!(c.keepalive, 2);
     assert_eq!(c.timeout, 30);
@@ -801,8 +802,8 @@ fn not_yet_implemented_settings_are_refused() {
         "ferricorn: error: --paste/--paster (paste) is not supported yet"
     );
     assert_eq!(
-        err(&["--worker-connections", "2000"]),
-        "ferricorn: error: --worker-connections (worker_connections) is not supported yet"
+        err(&["--spew"]),
+        "ferricorn: error: --spew (spew) is not supported yet"
     );
     assert_eq!(
         cfg(&["--forwarded-allow-ips", "*"]).forwarded_allow_ips,
@@ -1063,7 +1064,12 @@ fn table_has_gunicorn_23s_93_settings() {
         .collect();
     assert_eq!(
         ext,
-        vec!["body_buffer_size", "header_timeout", "body_timeout"]
+        vec![
+            "body_buffer_size",
+            "header_timeout",
+            "body_timeout",
+            "limit_request_body"
+        ]
     );
 }
 
@@ -1111,6 +1117,7 @@ fn implemented_settings_are_the_expected_ones() {
         "workers",
         "worker_class",
         "threads",
+        "worker_connections",
         "max_requests",
         "max_requests_jitter",
         "timeout",
@@ -1144,6 +1151,7 @@ fn implemented_settings_are_the_expected_ones() {
         "body_buffer_size",
         "header_timeout",
         "body_timeout",
+        "limit_request_body",
     ];
     assert_eq!(implemented, expected);
 }

@@ -77,6 +77,11 @@ pub struct Worker {
     limits: Limits,
     dispatch: Dispatch,
     connections: Cell<usize>,
+    /// `--worker-connections`: at this many open connections the accept
+    /// loops pause (new clients wait in the kernel's backlog).
+    max_connections: usize,
+    /// Wakes paused accept loops when a connection closes.
+    room: tokio::sync::Notify,
     requests: Cell<u64>,
     max_requests: u64,
     closing_tx: watch::Sender<bool>,
@@ -99,6 +104,9 @@ impl Worker {
     fn write_timeout(&self) -> Duration {
         write_timeout(&self.cfg)
     }
+    fn limit_request_body(&self) -> u64 {
+        self.cfg.limit_request_body
+    }
     fn body_buffer_size(&self) -> usize {
         self.cfg.body_buffer_size
     }
@@ -117,8 +125,18 @@ impl Worker {
         self.connections.set(self.connections.get() + 1);
     }
     fn conn_closed(&self) {
-        self.connections
-            .set(self.connections.get().saturating_sub(1));
+        let n = self.connections.get().saturating_sub(1);
+        self.connections.set(n);
+        if n < self.max_connections {
+            self.room.notify_waiters();
+        }
+    }
+    /// Waits until one more connection fits under `--worker-connections`.
+    /// Single-threaded: nothing runs between the check and the wait.
+    async fn room_for_one_more(&self) {
+        while self.connections.get() >= self.max_connections {
+            self.room.notified().await;
+        }
     }
     fn request_done(&self) {
         let n = self.requests.get() + 1;
@@ -315,6 +333,8 @@ pub fn run(py: Python<'_>, boot: WorkerBoot<'_>) -> i32 {
         cfg: cfg.clone(),
         dispatch,
         connections: Cell::new(0),
+        max_connections: usize::try_from(cfg.worker_connections.max(1)).unwrap_or(usize::MAX),
+        room: tokio::sync::Notify::new(),
         requests: Cell::new(0),
         max_requests,
         closing_tx,
@@ -405,7 +425,7 @@ async fn serve_all(
         match &l.kind {
             Kind::Tcp(_) => match TcpListener::from_std(std::net::TcpListener::from(fd)) {
                 Ok(tl) => {
-                    tokio::task::spawn_local(accept_tcp(w, tl, idx));
+                    tokio::task::spawn_local(accept_loop(w, tl, idx));
                 }
                 Err(e) => {
                     logging::error(&format!("Cannot use listener {}: {e}", l.url()));
@@ -415,7 +435,7 @@ async fn serve_all(
             Kind::Unix(_) => {
                 match UnixListener::from_std(std::os::unix::net::UnixListener::from(fd)) {
                     Ok(ul) => {
-                        tokio::task::spawn_local(accept_unix(w, ul, idx));
+                        tokio::task::spawn_local(accept_loop(w, ul, idx));
                     }
                     Err(e) => {
                         logging::error(&format!("Cannot use listener {}: {e}", l.url()));
@@ -484,60 +504,79 @@ fn is_resource_exhaustion(e: &std::io::Error) -> bool {
     )
 }
 
+thread_local! {
+    /// When the last "cannot accept" line was logged (one per 10 s at most:
+    /// descriptor exhaustion can last, the log must not fill the disk).
+    static LAST_ACCEPT_ERROR_LOG: Cell<u64> = const { Cell::new(0) };
+}
+
+/// After a failed accept. Out of descriptors or memory: log (rate-limited)
+/// and pause 100 ms, so the loop neither spins on a listener that stays
+/// readable nor dies; it serves again as soon as descriptors are free.
+/// Other errors (a client that reset before accept) are the client's.
 async fn accept_backoff(e: std::io::Error) {
     if is_resource_exhaustion(&e) {
-        logging::error(&format!("Cannot accept a connection: {e}; retrying"));
+        let now = crate::scoreboard::now_ms();
+        let last = LAST_ACCEPT_ERROR_LOG.with(Cell::get);
+        if last == 0 || now.saturating_sub(last) >= 10_000 {
+            LAST_ACCEPT_ERROR_LOG.with(|c| c.set(now.max(1)));
+            logging::error(&format!(
+                "Cannot accept a connection: {e}; pausing accepts and retrying"
+            ));
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
-async fn accept_tcp(worker: Rc<Worker>, l: TcpListener, idx: usize) {
+/// A listening socket of either family.
+trait Accept {
+    async fn accept_one(&self) -> std::io::Result<(conn::Stream, Peer)>;
+}
+
+impl Accept for TcpListener {
+    async fn accept_one(&self) -> std::io::Result<(conn::Stream, Peer)> {
+        let (s, addr) = self.accept().await?;
+        let _ = s.set_nodelay(true);
+        let peer = Peer {
+            ip: Some(addr.ip()),
+            addr: addr.ip().to_string(),
+            port: Some(addr.port().to_string()),
+        };
+        Ok((conn::Stream::Tcp(s), peer))
+    }
+}
+
+impl Accept for UnixListener {
+    async fn accept_one(&self) -> std::io::Result<(conn::Stream, Peer)> {
+        let (s, _) = self.accept().await?;
+        let peer = Peer {
+            ip: None,
+            addr: String::new(),
+            port: None,
+        };
+        Ok((conn::Stream::Unix(s), peer))
+    }
+}
+
+/// Accepts connections on one listener until the worker stops, pausing
+/// while the worker is at `--worker-connections`.
+async fn accept_loop(worker: Rc<Worker>, l: impl Accept, idx: usize) {
     loop {
+        tokio::select! {
+            _ = worker.room_for_one_more() => {}
+            _ = worker.closed() => return,
+        }
         let r = tokio::select! {
-            r = l.accept() => r,
+            r = l.accept_one() => r,
             _ = worker.closed() => return,
         };
         match r {
             Ok(_) if worker.is_closing() => return, // stopping: never serve a new connection
-            Ok((s, addr)) => {
-                let _ = s.set_nodelay(true);
-                let peer = Arc::new(Peer {
-                    ip: Some(addr.ip()),
-                    addr: addr.ip().to_string(),
-                    port: Some(addr.port().to_string()),
-                });
-                tokio::task::spawn_local(conn::serve(
-                    worker.clone(),
-                    conn::Stream::Tcp(s),
-                    peer,
-                    idx,
-                ));
-            }
-            Err(e) => accept_backoff(e).await,
-        }
-    }
-}
-
-async fn accept_unix(worker: Rc<Worker>, l: UnixListener, idx: usize) {
-    loop {
-        let r = tokio::select! {
-            r = l.accept() => r,
-            _ = worker.closed() => return,
-        };
-        match r {
-            Ok(_) if worker.is_closing() => return,
-            Ok((s, _)) => {
-                let peer = Arc::new(Peer {
-                    ip: None,
-                    addr: String::new(),
-                    port: None,
-                });
-                tokio::task::spawn_local(conn::serve(
-                    worker.clone(),
-                    conn::Stream::Unix(s),
-                    peer,
-                    idx,
-                ));
+            Ok((stream, peer)) => {
+                // Counted here, not in the task: a burst of accepts must see
+                // the connections it already took.
+                worker.conn_opened();
+                tokio::task::spawn_local(conn::serve(worker.clone(), stream, Arc::new(peer), idx));
             }
             Err(e) => accept_backoff(e).await,
         }

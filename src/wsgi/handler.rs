@@ -96,7 +96,12 @@ pub fn handle(py: Python<'_>, app: &WsgiApp, mut ex: Exchange) -> Done {
         let result = result.and_then(|()| sr.borrow_mut().out.finish(py));
         if let Err(e) = result {
             let mut me = sr.borrow_mut();
-            if me.out.broken {
+            if body_too_large(&input) {
+                logging::info(&format!(
+                    "Request body of {} is larger than --limit-request-body",
+                    String::from_utf8_lossy(ex.head.target())
+                ));
+            } else if me.out.broken {
                 logging::debug(&format!(
                     "Client disconnected during {}",
                     String::from_utf8_lossy(ex.head.target())
@@ -112,6 +117,12 @@ pub fn handle(py: Python<'_>, app: &WsgiApp, mut ex: Exchange) -> Done {
                 me.out.abort = true;
                 me.out.keep_alive = false;
                 file = None;
+            } else if body_too_large(&input) {
+                drop(me);
+                sr.borrow_mut().retire();
+                let mut d = simple(413);
+                d.linger = true;
+                return Err(d);
             } else {
                 drop(me);
                 sr.borrow_mut().retire();
@@ -129,12 +140,15 @@ pub fn handle(py: Python<'_>, app: &WsgiApp, mut ex: Exchange) -> Done {
     let mut out = sr.borrow_mut().retire();
     // What is left of the request body decides whether the connection can
     // serve another request.
+    let mut linger = false;
     let buf = match input.borrow_mut().take_stream() {
         Some(mut s) => {
             if !s.done {
                 let clean = !s.send_continue && !s.broken && py.detach(|| s.drain(DRAIN_LIMIT));
                 if !clean {
                     out.keep_alive = false;
+                    // Unless the client is gone, its body may still be coming.
+                    linger = s.too_large || !s.broken;
                 }
             }
             std::mem::take(&mut s.buf)
@@ -144,6 +158,7 @@ pub fn handle(py: Python<'_>, app: &WsgiApp, mut ex: Exchange) -> Done {
     Done {
         keep_alive: out.keep_alive && !out.abort && !out.broken,
         abort: out.abort || out.broken,
+        linger,
         pending: out.pending,
         file,
         buf,
@@ -160,10 +175,16 @@ fn input_stream_buf(input: &Bound<'_, Input>, ex: &mut Exchange) -> BytesMut {
     }
 }
 
+/// Whether `wsgi.input` stopped because the body exceeded `--limit-request-body`.
+fn body_too_large(input: &Bound<'_, Input>) -> bool {
+    input.borrow().too_large()
+}
+
 fn simple(status: u16) -> Done {
     Done {
         keep_alive: false,
         abort: false,
+        linger: false,
         pending: crate::worker::error_bytes(status),
         file: None,
         buf: BytesMut::new(),

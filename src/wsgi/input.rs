@@ -42,6 +42,12 @@ pub struct StreamBody {
     pub prefix: BytesMut,
     /// The client went away or broke the framing; the connection must close.
     pub broken: bool,
+    /// `--limit-request-body` (0 = none), checked against `seen`.
+    pub limit: u64,
+    /// Decoded body bytes so far, the prefix included.
+    pub seen: u64,
+    /// The body went past `limit`: the answer is 413.
+    pub too_large: bool,
 }
 
 const READ_CHUNK: usize = 64 * 1024;
@@ -79,6 +85,18 @@ impl StreamBody {
                         let d = dec.decode(&self.buf).map_err(http_to_io)?;
                         let mut got = false;
                         if let Some(r) = d.data {
+                            self.seen += r.len() as u64;
+                            if self.limit > 0 && self.seen > self.limit {
+                                self.too_large = true;
+                                self.broken = true;
+                                return Err(std::io::Error::new(
+                                    std::io::ErrorKind::InvalidData,
+                                    format!(
+                                        "request body is larger than the limit of {} bytes (--limit-request-body)",
+                                        self.limit
+                                    ),
+                                ));
+                            }
                             out.extend_from_slice(&self.buf[r]);
                             got = true;
                         }
@@ -168,6 +186,11 @@ pub struct Input {
 impl Input {
     pub fn new(data: BytesMut, stream: Option<StreamBody>) -> Input {
         Input { data, stream }
+    }
+
+    /// Whether the streamed body went past `--limit-request-body`.
+    pub fn too_large(&self) -> bool {
+        self.stream.as_ref().is_some_and(|s| s.too_large)
     }
 
     /// Takes the socket side back once the application returned.

@@ -13,6 +13,7 @@
 
 pub mod arbiter;
 pub mod config;
+pub mod hooks;
 pub mod http;
 pub mod listeners;
 pub mod logging;
@@ -243,6 +244,12 @@ fn run(py: Python<'_>, argv: Vec<String>) -> i32 {
             return fail(&e);
         }
     }
+    hooks::configure(py, &cfg);
+    if hooks::defined(hooks::Hook::OnStarting) {
+        if let Err(e) = hooks::call_fatal(py, "master_event", ("on_starting",)) {
+            return fail(&format!("on_starting hook failed: {e}"));
+        }
+    }
     let bind_opts = listeners::BindOptions {
         backlog: cfg.backlog,
         reuse_port: cfg.reuse_port,
@@ -263,6 +270,7 @@ fn run(py: Python<'_>, argv: Vec<String>) -> i32 {
 fn _ferricorn(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(run, m)?)?;
+    m.add_function(wrap_pyfunction!(hooks::_log, m)?)?;
     m.add_class::<wsgi::file_wrapper::FileWrapper>()?;
     Ok(())
 }

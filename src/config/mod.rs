@@ -250,6 +250,9 @@ pub struct Config {
     /// (header, value) pairs by which a trusted proxy marks https; header
     /// names upper-case.
     pub secure_scheme_headers: Vec<(String, String)>,
+    /// Every setting's final value by Gunicorn name, in table order (for the
+    /// hooks' `server.cfg`).
+    pub values: Vec<(&'static str, Value)>,
 }
 
 impl Config {
@@ -741,6 +744,11 @@ impl<'a> Builder<'a> {
             forwarded_allow_ips: self.list("forwarded_allow_ips")?,
             forwarder_headers: self.list("forwarder_headers")?,
             secure_scheme_headers,
+            values: table::SETTINGS
+                .iter()
+                .map(|s| s.name)
+                .zip(self.values.iter().cloned())
+                .collect(),
         })
     }
 }

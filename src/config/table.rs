@@ -230,7 +230,7 @@ const fn hook(name: &'static str, arity: u8, help: &'static str) -> Setting {
         K::Hook(arity),
         D::Hook,
         None,
-        NYI,
+        IMPL,
         Gunicorn,
         help,
     )

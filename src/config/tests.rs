@@ -946,11 +946,9 @@ fn config_file_errors_are_one_line() {
         vec![("post_fork", Input::Object("conf.post_fork".into()))],
         false,
     );
-    assert_eq!(
-        hook,
-        Err(ConfigError(
-            "ferricorn: error: config file setting post_fork is not supported yet".into()
-        ))
+    assert!(
+        hook.is_ok(),
+        "hooks are accepted from a config file: {hook:?}"
     );
     let missing = with_file(&["-c", "missing.py"], &[], vec![], false);
     assert_eq!(
@@ -1148,6 +1146,22 @@ fn implemented_settings_are_the_expected_ones() {
         "loglevel",
         "capture_output",
         "proc_name",
+        "on_starting",
+        "on_reload",
+        "when_ready",
+        "pre_fork",
+        "post_fork",
+        "post_worker_init",
+        "worker_int",
+        "worker_abort",
+        "pre_exec",
+        "pre_request",
+        "post_request",
+        "child_exit",
+        "worker_exit",
+        "nworkers_changed",
+        "on_exit",
+        "ssl_context",
         "body_buffer_size",
         "header_timeout",
         "body_timeout",
@@ -1220,14 +1234,12 @@ fn set_by_name_uses_the_cli_rules_with_python_values() {
         e(b.set("statsd_host", Input::Str("h:1".into()), Source::ConfigFile)),
         "ferricorn: error: config file setting statsd_host is not supported yet"
     );
-    assert_eq!(
-        e(b.set(
-            "post_fork",
-            Input::Object("my_post_fork".into()),
-            Source::ConfigFile
-        )),
-        "ferricorn: error: config file setting post_fork is not supported yet"
-    );
+    b.set(
+        "post_fork",
+        Input::Object("my_post_fork".into()),
+        Source::ConfigFile,
+    )
+    .expect("hooks are implemented");
     assert_eq!(
         e(b.set("bogus", Input::None, Source::ConfigFile)),
         "ferricorn: error: unknown setting: bogus"

@@ -206,6 +206,7 @@ pub async fn serve(worker: Rc<Worker>, mut stream: Stream, peer: Arc<Peer>, list
             keep_alive,
             abort,
             linger,
+            discard,
             pending,
             file,
             buf: rest,
@@ -228,6 +229,9 @@ pub async fn serve(worker: Rc<Worker>, mut stream: Stream, peer: Arc<Peer>, list
             a.log(&peer, status, body_bytes, &resp_headers, started.elapsed());
         }
         worker.request_done();
+        if ok && discard > 0 && keep_alive && !abort {
+            ok = skip_body(&worker, &mut stream, discard).await;
+        }
         if ok && linger {
             linger_close(&stream).await;
             break;
@@ -389,6 +393,7 @@ async fn read_body(
                 limit: worker.limit_request_body(),
                 seen: prefix.len() as u64,
                 too_large: false,
+                bad_framing: None,
                 prefix,
             })
         };
@@ -462,6 +467,27 @@ async fn read_body(
             }
         }
     }
+}
+
+/// Reads and throws away the `n` body bytes the app left unread, so the
+/// next request starts where it should. False if the client stalls past
+/// `--body-timeout` or goes away.
+async fn skip_body(worker: &Worker, stream: &mut Stream, mut n: u64) -> bool {
+    let mut scratch = BytesMut::with_capacity(n.min(16 * 1024) as usize);
+    while n > 0 {
+        scratch.clear();
+        let want = n.min(scratch.capacity() as u64) as usize;
+        match tokio::time::timeout(
+            worker.body_timeout(),
+            stream.read_at_most(&mut scratch, want),
+        )
+        .await
+        {
+            Ok(Ok(k)) if k > 0 => n -= k as u64,
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// Answers a protocol error and closes without reading another request.

@@ -31,6 +31,7 @@ use tokio::sync::watch;
 
 use crate::arbiter::{WorkerBoot, WORKER_BOOT_ERROR};
 use crate::config::Config;
+use crate::hooks::{self, Hook};
 use crate::http::{error_response, HttpDate, Limits};
 use crate::listeners::Kind;
 use crate::logging;
@@ -260,6 +261,12 @@ fn reopen_logs() {
 pub fn run(py: Python<'_>, boot: WorkerBoot<'_>) -> i32 {
     install_fast_exit();
     install_flag_handlers();
+    if hooks::any_in_worker() {
+        hooks::call(py, "worker_boot", (boot.age, boot.master_pid));
+    }
+    // Python-level handlers for worker_int / worker_abort, installed before
+    // faulthandler so that its SIGABRT dump chains to the hook.
+    let hook_signals = install_hook_signals(py);
     // Before the import: an app stuck while importing is timed out too, and
     // its stack should show where.
     install_stack_dump(py);
@@ -284,6 +291,9 @@ pub fn run(py: Python<'_>, boot: WorkerBoot<'_>) -> i32 {
             return WORKER_BOOT_ERROR;
         }
     };
+    if hooks::defined(Hook::PostWorkerInit) {
+        hooks::call(py, "worker_ready", (app.app.clone_ref(py),));
+    }
     let threads = cfg.threads.max(1) as usize;
     let inline = threads == 1;
     let dispatch = if inline {
@@ -351,6 +361,7 @@ pub fn run(py: Python<'_>, boot: WorkerBoot<'_>) -> i32 {
                 boot.scoreboard,
                 boot.slot,
                 boot.master_pid,
+                hook_signals,
             ),
         )
     };
@@ -366,7 +377,74 @@ pub fn run(py: Python<'_>, boot: WorkerBoot<'_>) -> i32 {
         code
     };
     drop(rt);
+    if hooks::defined(Hook::WorkerExit) {
+        hooks::call(py, "worker_exit", ());
+    }
     code
+}
+
+/// When the config defines worker_int or worker_abort: Python handlers for
+/// SIGINT/SIGQUIT/SIGABRT (they run between bytecodes, so also in the middle
+/// of a request) and a wake-up pipe that Python's C-level handler writes to,
+/// returned so the event loop can run the handler while it sleeps.
+fn install_hook_signals(py: Python<'_>) -> Option<std::os::fd::OwnedFd> {
+    if !hooks::defined(Hook::WorkerInt) && !hooks::defined(Hook::WorkerAbort) {
+        return None;
+    }
+    let (r, w) =
+        match nix::unistd::pipe2(nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC) {
+            Ok(p) => p,
+            Err(e) => {
+                logging::error(&format!("Cannot create the hook signal pipe: {e}"));
+                return None;
+            }
+        };
+    use std::os::fd::AsRawFd;
+    let installed = py
+        .import("ferricorn._hooks")
+        .and_then(|m| m.call_method1("install_worker_signals", (w.as_raw_fd(),)))
+        .and_then(|v| v.extract::<bool>());
+    match installed {
+        Ok(true) => {
+            // Python keeps using the write end's number; it must stay open.
+            std::mem::forget(w);
+            Some(r)
+        }
+        Ok(false) => None,
+        Err(e) => {
+            logging::error(&format!(
+                "Cannot install the worker_int/worker_abort hooks: {e}"
+            ));
+            None
+        }
+    }
+}
+
+/// Runs pending Python signal handlers (worker_int / worker_abort) each time
+/// Python's signal handler writes to the wake-up pipe.
+async fn run_hook_signals(fd: std::os::fd::OwnedFd) {
+    let Ok(rx) = tokio::net::unix::pipe::Receiver::from_owned_fd(fd) else {
+        return;
+    };
+    let mut buf = [0u8; 64];
+    loop {
+        if rx.readable().await.is_err() {
+            return;
+        }
+        while let Ok(n) = rx.try_read(&mut buf) {
+            if n == 0 {
+                return;
+            }
+        }
+        Python::attach(|py| {
+            // SAFETY: attached; runs the handlers Python's C handler queued.
+            if unsafe { pyo3::ffi::PyErr_CheckSignals() } != 0 {
+                if let Some(e) = PyErr::take(py) {
+                    logging::error(&format!("Error in a signal hook: {e}"));
+                }
+            }
+        });
+    }
 }
 
 fn limits_of(cfg: &Config) -> Limits {
@@ -397,7 +475,11 @@ async fn serve_all(
     scoreboard: &Scoreboard,
     slot: usize,
     master_pid: libc::pid_t,
+    hook_signals: Option<std::os::fd::OwnedFd>,
 ) -> i32 {
+    if let Some(fd) = hook_signals {
+        tokio::task::spawn_local(run_hook_signals(fd));
+    }
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(s) => s,
         Err(e) => {

@@ -236,6 +236,8 @@ pub struct Config {
     pub header_timeout: u64,
     /// ferricorn: seconds of inactivity while reading a body; 0 = no limit.
     pub body_timeout: u64,
+    /// ferricorn: seconds a write may wait for the client; 0 = no limit.
+    pub write_timeout: u64,
     /// ferricorn: largest request body in bytes; 0 = no limit.
     pub limit_request_body: u64,
     pub permit_obsolete_folding: bool,
@@ -735,6 +737,7 @@ impl<'a> Builder<'a> {
             body_buffer_size: self.usize("body_buffer_size")?,
             header_timeout: self.int("header_timeout")?,
             body_timeout: self.int("body_timeout")?,
+            write_timeout: self.int("write_timeout")?,
             limit_request_body: self.int("limit_request_body")?,
             permit_obsolete_folding: self.flag("permit_obsolete_folding")?,
             casefold_http_method: self.flag("casefold_http_method")?,

@@ -436,6 +436,8 @@ pub static SETTINGS: &[Setting] = &[
         "Seconds allowed to receive a complete request head (0 = no limit)."),
     row("body_timeout", S::Ferricorn, &["--body-timeout"], "INT", K::Int, D::Int(30), None, IMPL, Ferricorn,
         "Seconds of inactivity allowed while reading a request body (0 = no limit)."),
+    row("write_timeout", S::Ferricorn, &["--write-timeout"], "INT", K::Int, D::Int(30), None, IMPL, Ferricorn,
+        "Seconds a response write may wait for the client to read (0 = no limit); a client that stops reading is disconnected after this."),
     row("limit_request_body", S::Ferricorn, &["--limit-request-body"], "INT", K::Int, D::Int(0), None, IMPL, Ferricorn,
         "Largest request body accepted, in bytes (0 = no limit); a larger one is answered 413."),
 ];

@@ -1066,6 +1066,7 @@ fn table_has_gunicorn_23s_93_settings() {
             "body_buffer_size",
             "header_timeout",
             "body_timeout",
+            "write_timeout",
             "limit_request_body"
         ]
     );
@@ -1165,6 +1166,7 @@ fn implemented_settings_are_the_expected_ones() {
         "body_buffer_size",
         "header_timeout",
         "body_timeout",
+        "write_timeout",
         "limit_request_body",
     ];
     assert_eq!(implemented, expected);

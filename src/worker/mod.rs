@@ -51,15 +51,12 @@ fn seconds_or_unlimited(secs: u64) -> Duration {
     Duration::from_secs(if secs == 0 { 365 * 24 * 3600 } else { secs })
 }
 
-/// How long a response write may wait for the client to make progress:
-/// `--timeout`, but never under 30 s (a slow reader is not a stuck worker),
-/// and without limit when `--timeout 0` disables timeouts.
+/// How long a response write may wait for the client to make progress
+/// (`--write-timeout`, 0 = no limit): a client that stops reading is cut
+/// off after this, whatever `--timeout` says (a slow reader is not a stuck
+/// worker).
 pub fn write_timeout(cfg: &Config) -> Duration {
-    if cfg.timeout == 0 {
-        seconds_or_unlimited(0)
-    } else {
-        Duration::from_secs(cfg.timeout.max(30))
-    }
+    seconds_or_unlimited(cfg.write_timeout)
 }
 
 /// A complete error response for `status`, closing the connection.

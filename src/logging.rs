@@ -402,13 +402,12 @@ impl AccessFormat {
                 Atom::RemoteAddr => out.extend_from_slice(rec.remote_addr.as_bytes()),
                 Atom::Dash => out.push(b'-'),
                 Atom::User => match basic_auth_user(rec.request_header("authorization")) {
-                    Some(u) if !u.is_empty() => out.extend(u.iter().map(|&c| {
-                        if c < 0x20 || c == 0x7f {
-                            b'?'
-                        } else {
-                            c
-                        }
-                    })),
+                    Some(u) if !u.is_empty() => {
+                        out.extend(
+                            u.iter()
+                                .map(|&c| if c < 0x20 || c == 0x7f { b'?' } else { c }),
+                        )
+                    }
                     _ => out.push(b'-'),
                 },
                 Atom::Time => {
@@ -530,8 +529,14 @@ mod tests {
     fn basic_auth_user_is_decoded() {
         use super::basic_auth_user;
         // "alice:secret"
-        assert_eq!(basic_auth_user(b"Basic YWxpY2U6c2VjcmV0").as_deref(), Some(&b"alice"[..]));
-        assert_eq!(basic_auth_user(b"basic YWxpY2U=").as_deref(), Some(&b"alice"[..]));
+        assert_eq!(
+            basic_auth_user(b"Basic YWxpY2U6c2VjcmV0").as_deref(),
+            Some(&b"alice"[..])
+        );
+        assert_eq!(
+            basic_auth_user(b"basic YWxpY2U=").as_deref(),
+            Some(&b"alice"[..])
+        );
         assert_eq!(basic_auth_user(b"Bearer abc"), None);
         assert_eq!(basic_auth_user(b"Basic !!!"), None);
         assert_eq!(basic_auth_user(b""), None);

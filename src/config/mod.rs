@@ -238,6 +238,8 @@ pub struct Config {
     pub body_timeout: u64,
     /// ferricorn: seconds a write may wait for the client; 0 = no limit.
     pub write_timeout: u64,
+    /// ferricorn: seconds after which a running request is reported; 0 = off.
+    pub request_timeout: u64,
     /// ferricorn: largest request body in bytes; 0 = no limit.
     pub limit_request_body: u64,
     pub permit_obsolete_folding: bool,
@@ -738,6 +740,7 @@ impl<'a> Builder<'a> {
             header_timeout: self.int("header_timeout")?,
             body_timeout: self.int("body_timeout")?,
             write_timeout: self.int("write_timeout")?,
+            request_timeout: self.int("request_timeout")?,
             limit_request_body: self.int("limit_request_body")?,
             permit_obsolete_folding: self.flag("permit_obsolete_folding")?,
             casefold_http_method: self.flag("casefold_http_method")?,

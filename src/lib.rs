@@ -17,9 +17,12 @@ pub mod hooks;
 pub mod http;
 pub mod listeners;
 pub mod logging;
+pub mod memory;
 pub mod pidfile;
 pub mod rawio;
 pub mod scoreboard;
+pub mod statsd;
+pub mod syslog;
 pub mod worker;
 pub mod wsgi;
 
@@ -219,6 +222,10 @@ fn run(py: Python<'_>, argv: Vec<String>) -> i32 {
         &cfg.access_log_format,
     ) {
         return fail(&e);
+    }
+    if let Err(e) = logging::init_extras(&cfg) {
+        eprintln!("{e}");
+        return USAGE_ERROR;
     }
     if cfg.capture_output && cfg.errorlog != "-" {
         flush_python_stdio(py);

@@ -136,8 +136,18 @@ pub fn enabled(level: LogLevel) -> bool {
 
 /// Writes one error-log line (multi-line messages, e.g. tracebacks, are kept whole).
 pub fn log(level: LogLevel, msg: &str) {
+    let extras = EXTRAS.get();
+    if let Some(st) = extras.and_then(|x| x.statsd.as_ref()) {
+        // Gunicorn counts logger calls, shown or not.
+        st.log(level);
+    }
     if !enabled(level) {
         return;
+    }
+    if let Some(s) = extras.and_then(|x| x.syslog.as_ref()) {
+        if let Ok(mut s) = s.lock() {
+            s.error_log(level, msg);
+        }
     }
     let mut line = String::with_capacity(msg.len() + 48);
     line.push('[');
@@ -239,9 +249,93 @@ pub fn capture_output() {
     }
 }
 
-/// Whether an access log is configured (lets the hot path skip collecting fields).
+/// Whether anything consumes finished requests: an access log, access lines
+/// to syslog, or statsd (lets the hot path skip collecting fields).
 pub fn access_enabled() -> bool {
     LOGGER.get().is_some_and(|l| l.access.is_some())
+        || EXTRAS
+            .get()
+            .is_some_and(|x| x.statsd.is_some() || (x.syslog.is_some() && x.access_to_syslog))
+}
+
+/// Destinations beside the log files: `--log-syslog` and `--statsd-host`.
+struct Extras {
+    syslog: Option<Mutex<crate::syslog::Syslog>>,
+    /// Access lines also go to syslog (Gunicorn's default with --log-syslog,
+    /// unless --disable-redirect-access-to-syslog).
+    access_to_syslog: bool,
+    /// `--access-logformat`, for syslog when no access log file is set.
+    access_format: AccessFormat,
+    statsd: Option<crate::statsd::Statsd>,
+}
+
+static EXTRAS: OnceLock<Extras> = OnceLock::new();
+
+/// Opens syslog and statsd as the configuration asks (in the master, before
+/// forking; each worker calls [`after_fork`]). Errors are one line.
+pub fn init_extras(cfg: &crate::config::Config) -> Result<(), String> {
+    let syslog = if cfg.syslog {
+        let addr = crate::syslog::SyslogAddr::parse(&cfg.syslog_addr)
+            .map_err(|e| format!("ferricorn: error: --log-syslog-to: {e}"))?;
+        let facility = crate::syslog::facility(&cfg.syslog_facility)
+            .map_err(|e| format!("ferricorn: error: --log-syslog-facility: {e}"))?;
+        // Gunicorn's default process name is the application URI.
+        let proc_name = cfg
+            .proc_name
+            .as_deref()
+            .or(cfg.app_uri.as_deref())
+            .unwrap_or("ferricorn");
+        let prefix = crate::syslog::program_prefix(cfg.syslog_prefix.as_deref(), proc_name);
+        let s = crate::syslog::Syslog::new(&addr, facility, &prefix)
+            .map_err(|e| format!("ferricorn: error: cannot open syslog {}: {e}", cfg.syslog_addr))?;
+        Some(Mutex::new(s))
+    } else {
+        None
+    };
+    let statsd = match &cfg.statsd_host {
+        Some(host) => {
+            let addr = crate::statsd::StatsdAddr::parse(host)
+                .map_err(|e| format!("ferricorn: error: --statsd-host: {e}"))?;
+            Some(
+                crate::statsd::Statsd::new(&addr, &cfg.statsd_prefix, &cfg.dogstatsd_tags)
+                    .map_err(|e| format!("ferricorn: error: --statsd-host {host}: {e}"))?,
+            )
+        }
+        None => None,
+    };
+    let _ = EXTRAS.set(Extras {
+        syslog,
+        access_to_syslog: !cfg.disable_redirect_access_to_syslog,
+        access_format: AccessFormat::compile(&cfg.access_log_format),
+        statsd,
+    });
+    Ok(())
+}
+
+/// In a new worker: its own syslog connection (a stream is not shared).
+pub fn after_fork() {
+    if let Some(s) = EXTRAS.get().and_then(|x| x.syslog.as_ref()) {
+        if let Ok(mut s) = s.lock() {
+            s.after_fork();
+        }
+    }
+}
+
+/// Periodic upkeep (the worker's heartbeat tick): drains a queued syslog
+/// stream backlog.
+pub fn tick() {
+    if let Some(s) = EXTRAS.get().and_then(|x| x.syslog.as_ref()) {
+        if let Ok(mut s) = s.lock() {
+            s.flush();
+        }
+    }
+}
+
+/// statsd's `gunicorn.workers` gauge (the master, when the count changes).
+pub fn gauge_workers(n: usize) {
+    if let Some(st) = EXTRAS.get().and_then(|x| x.statsd.as_ref()) {
+        st.workers(n);
+    }
 }
 
 /// Everything the access-log atoms can refer to, gathered by the connection
@@ -275,19 +369,41 @@ impl AccessRecord<'_> {
     }
 }
 
-/// Writes one access-log line, if an access log is configured.
+/// One finished request: the access-log line (file and/or syslog) and the
+/// statsd request metrics, whichever are configured.
 pub fn access(rec: &AccessRecord<'_>) {
     let Some(logger) = LOGGER.get() else { return };
-    let Some((sink, fmt)) = &logger.access else {
+    let extras = EXTRAS.get();
+    if let Some(st) = extras.and_then(|x| x.statsd.as_ref()) {
+        st.request(rec.status, rec.elapsed);
+    }
+    let to_syslog = extras
+        .filter(|x| x.access_to_syslog)
+        .and_then(|x| x.syslog.as_ref());
+    if logger.access.is_none() && to_syslog.is_none() {
         return;
+    }
+    let fmt = match (&logger.access, extras) {
+        (Some((_, f)), _) => f,
+        (None, Some(x)) => &x.access_format,
+        (None, None) => return,
     };
     let mut line = Vec::with_capacity(160);
     fmt.render(rec, &mut line);
-    line.push(b'\n');
-    if let Ok(mut sink) = sink.lock() {
-        sink.write_line(&line);
+    if let Some(s) = to_syslog {
+        if let Ok(mut s) = s.lock() {
+            s.access_log(&String::from_utf8_lossy(&line));
+        }
+    }
+    if let Some((sink, _)) = &logger.access {
+        line.push(b'\n');
+        if let Ok(mut sink) = sink.lock() {
+            sink.write_line(&line);
+        }
     }
 }
+
+
 
 /// One piece of a compiled access-log format.
 #[derive(Debug, Clone, PartialEq)]

@@ -235,6 +235,17 @@ pub struct Config {
     pub header_timeout: u64,
     /// ferricorn: seconds of inactivity while reading a body; 0 = no limit.
     pub body_timeout: u64,
+    /// `--log-syslog` and its address, prefix and facility (as given;
+    /// validated when the logs open).
+    pub syslog: bool,
+    pub syslog_addr: String,
+    pub syslog_prefix: Option<String>,
+    pub syslog_facility: String,
+    pub disable_redirect_access_to_syslog: bool,
+    /// `--statsd-host`, `--statsd-prefix`, `--dogstatsd-tags`.
+    pub statsd_host: Option<String>,
+    pub statsd_prefix: String,
+    pub dogstatsd_tags: String,
     /// ferricorn: seconds a write may wait for the client; 0 = no limit.
     pub write_timeout: u64,
     /// ferricorn: seconds after which a running request is reported; 0 = off.
@@ -739,6 +750,14 @@ impl<'a> Builder<'a> {
             header_timeout: self.int("header_timeout")?,
             body_timeout: self.int("body_timeout")?,
             write_timeout: self.int("write_timeout")?,
+            syslog: self.flag("syslog")?,
+            syslog_addr: self.opt_str("syslog_addr")?.unwrap_or_default(),
+            syslog_prefix: self.opt_str("syslog_prefix")?,
+            syslog_facility: self.opt_str("syslog_facility")?.unwrap_or_else(|| "user".into()),
+            disable_redirect_access_to_syslog: self.flag("disable_redirect_access_to_syslog")?,
+            statsd_host: self.opt_str("statsd_host")?,
+            statsd_prefix: self.opt_str("statsd_prefix")?.unwrap_or_default(),
+            dogstatsd_tags: self.opt_str("dogstatsd_tags")?.unwrap_or_default(),
             request_timeout: self.int("request_timeout")?,
             limit_request_body: self.int("limit_request_body")?,
             permit_obsolete_folding: self.flag("permit_obsolete_folding")?,

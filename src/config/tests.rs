@@ -656,9 +656,9 @@ fn cmd_args_errors_name_the_variable() {
     assert_eq!(
         err_env(
             &[],
-            &[("GUNICORN_CMD_ARGS", "--statsd-host=localhost:8125")]
+            &[("GUNICORN_CMD_ARGS", "--log-config=log.ini")]
         ),
-        "ferricorn: error: GUNICORN_CMD_ARGS: --statsd-host (statsd_host) is not supported yet"
+        "ferricorn: error: GUNICORN_CMD_ARGS: --log-config (logconfig) is not supported yet"
     );
 }
 
@@ -752,7 +752,7 @@ fn errors_are_one_line() {
         &["--foo"][..],
         &["-w", "x"],
         &["-k", "gevent"],
-        &["--statsd-host", "h"],
+        &["--log-config", "h"],
     ] {
         assert!(!err(args).contains('\n'));
     }
@@ -768,8 +768,8 @@ fn exit_code_is_argparse_usage_error() {
 #[test]
 fn not_yet_implemented_settings_are_refused() {
     assert_eq!(
-        err(&["--statsd-host", "localhost:8125"]),
-        "ferricorn: error: --statsd-host (statsd_host) is not supported yet"
+        err(&["--log-config", "log.ini"]),
+        "ferricorn: error: --log-config (logconfig) is not supported yet"
     );
     assert_eq!(
         err(&["-D"]),
@@ -1143,10 +1143,18 @@ fn implemented_settings_are_the_expected_ones() {
         "header_map",
         "tolerate_dangerous_framing",
         "accesslog",
+        "disable_redirect_access_to_syslog",
         "access_log_format",
         "errorlog",
         "loglevel",
         "capture_output",
+        "syslog_addr",
+        "syslog",
+        "syslog_prefix",
+        "syslog_facility",
+        "statsd_host",
+        "dogstatsd_tags",
+        "statsd_prefix",
         "proc_name",
         "on_starting",
         "on_reload",
@@ -1235,8 +1243,8 @@ fn set_by_name_uses_the_cli_rules_with_python_values() {
         "ferricorn: error: invalid value for reload: invalid boolean: 'maybe'"
     );
     assert_eq!(
-        e(b.set("statsd_host", Input::Str("h:1".into()), Source::ConfigFile)),
-        "ferricorn: error: config file setting statsd_host is not supported yet"
+        e(b.set("logconfig", Input::Str("h.ini".into()), Source::ConfigFile)),
+        "ferricorn: error: config file setting logconfig is not supported yet"
     );
     b.set(
         "post_fork",

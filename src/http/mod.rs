@@ -12,6 +12,7 @@
 
 pub mod body;
 pub mod request;
+pub mod proxy_protocol;
 pub mod response;
 
 pub use body::{ChunkedDecoder, Decoded};

@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 echo "== cargo test (unit tests) =="
 cargo test --release --quiet
 
+echo "== fuzz smoke (scripts/fuzz.sh) =="
+scripts/fuzz.sh --smoke
+
 echo "== pytest on $(python3 --version) =="
 scripts/setup.sh python3 .venv
 .venv/bin/python -m pytest tests -q -p no:cacheprovider "$@"

@@ -2,15 +2,19 @@
 //! forks workers, watches them and obeys Gunicorn's signals.
 //!
 //! Owns: the set of live workers, their heartbeat slots, the self-pipe that
-//! turns signals into loop events, and the decisions to respawn, scale,
-//! reload, time out or halt.
+//! turns signals into loop events, the decisions to respawn, scale,
+//! reload, time out or halt, and the USR2 upgrade: forking a child that
+//! executes a new master with the listening sockets (`GUNICORN_FD`), and,
+//! in that new master, taking over (pid file, name) once the old one exits.
 //!
 //! Must never: start a thread or a tokio runtime (it forks at any moment, and
 //! a fork only copies the calling thread), call into the application, or
 //! block anywhere but in `poll(2)` on the signal pipe.
 
 use std::collections::HashMap;
+use std::ffi::{CString, OsString};
 use std::os::fd::RawFd;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 
@@ -111,6 +115,37 @@ pub fn set_process_name(cfg: &Config, role: &str) {
     unsafe { libc::prctl(libc::PR_SET_NAME, comm.as_ptr() as libc::c_ulong, 0, 0, 0) };
 }
 
+/// How this server was started, kept for USR2 (execute the same program
+/// again) and HUP (read the same configuration again).
+#[derive(Debug, Clone, Default)]
+pub struct Launch {
+    /// The arguments `run()` was given, without argv[0].
+    pub args: Vec<String>,
+    /// `sys.executable`; None when Python does not know it (USR2 then
+    /// refuses with an error line).
+    pub exe: Option<CString>,
+    /// The argv to execute: `sys.executable` and the interpreter's original
+    /// arguments (`sys.orig_argv[1:]`, e.g. `-m ferricorn ...`).
+    pub exec_argv: Vec<CString>,
+    /// The working directory at launch (before `--chdir`), `$PWD` when that
+    /// names the same directory, so a deploy that moved a symlink is seen.
+    pub cwd: PathBuf,
+    /// The environment at launch, before `-e` and without the handover
+    /// variables (`LISTEN_*`, `GUNICORN_FD`, ...).
+    pub env: Vec<(OsString, OsString)>,
+}
+
+/// What the master learns before it starts.
+#[derive(Debug, Default)]
+pub struct Startup {
+    pub launch: Launch,
+    /// The master that re-executed us on USR2, or 0. While it lives, this
+    /// master is "Master.2" and writes `<pidfile>.2`.
+    pub master_pid: libc::pid_t,
+    /// The listeners came from systemd socket activation.
+    pub systemd: bool,
+}
+
 /// What a worker child needs from the master, handed over at fork.
 pub struct WorkerBoot<'a> {
     pub cfg: &'a Arc<Config>,
@@ -129,6 +164,14 @@ struct WorkerInfo {
 }
 
 pub struct Arbiter {
+    launch: Launch,
+    /// The old master while we are the second one of a USR2 upgrade, else 0.
+    master_pid: libc::pid_t,
+    /// The child executing a new master after USR2, while it lives, else 0.
+    reexec_pid: libc::pid_t,
+    systemd: bool,
+    /// The pid file this master wrote (`--pid`, or `<pid>.2`).
+    pidfile: Option<String>,
     cfg: Arc<Config>,
     preloaded: Option<pyo3::Py<pyo3::PyAny>>,
     listeners: Vec<Listener>,
@@ -147,6 +190,7 @@ impl Arbiter {
         cfg: Arc<Config>,
         listeners: Vec<Listener>,
         preloaded: Option<pyo3::Py<pyo3::PyAny>>,
+        startup: Startup,
     ) -> Result<Arbiter, String> {
         let scoreboard = Scoreboard::new()
             .map_err(|e| format!("ferricorn: error: cannot map scoreboard: {e}"))?;
@@ -160,6 +204,11 @@ impl Arbiter {
         }
         let num_workers = cfg.workers.max(1) as usize;
         Ok(Arbiter {
+            launch: startup.launch,
+            master_pid: startup.master_pid,
+            reexec_pid: 0,
+            systemd: startup.systemd,
+            pidfile: None,
             cfg,
             preloaded,
             listeners,
@@ -181,10 +230,12 @@ impl Arbiter {
         set_handlers(Some(on_signal));
         set_process_name(&self.cfg, "master");
         if let Some(path) = self.cfg.pidfile.clone() {
-            if let Err(e) = crate::pidfile::create(&path, self.pid) {
+            let name = crate::pidfile::name_for(&path, self.master_pid != 0);
+            if let Err(e) = crate::pidfile::create(&name, self.pid) {
                 logging::error(&e);
                 return self.finish(1);
             }
+            self.pidfile = Some(name);
         }
         logging::info(&format!("Starting ferricorn {}", env!("CARGO_PKG_VERSION")));
         for l in &self.listeners {
@@ -199,10 +250,11 @@ impl Arbiter {
 
         self.manage_workers(py);
         loop {
+            self.maybe_promote();
             self.reap_workers();
             if let Some((code, reason)) = self.halt.take() {
                 self.stop(py, false);
-                logging::info("Shutting down: Master");
+                logging::info(&format!("Shutting down: {}", self.master_name()));
                 if !reason.is_empty() {
                     logging::info(&format!("Reason: {reason}"));
                 }
@@ -216,19 +268,19 @@ impl Arbiter {
                     libc::SIGTERM => {
                         logging::info("Handling signal: term");
                         self.stop(py, true);
-                        logging::info("Shutting down: Master");
+                        logging::info(&format!("Shutting down: {}", self.master_name()));
                         return self.finish(0);
                     }
                     libc::SIGINT | libc::SIGQUIT => {
                         let name = if sig == libc::SIGINT { "int" } else { "quit" };
                         logging::info(&format!("Handling signal: {name}"));
                         self.stop(py, false);
-                        logging::info("Shutting down: Master");
+                        logging::info(&format!("Shutting down: {}", self.master_name()));
                         return self.finish(0);
                     }
                     libc::SIGHUP => {
                         logging::info("Handling signal: hup");
-                        logging::info("Hang up: Master");
+                        logging::info(&format!("Hang up: {}", self.master_name()));
                         // Gunicorn's reload: start a full new set of workers,
                         // then manage_workers retires the oldest ones gracefully.
                         for _ in 0..self.num_workers {
@@ -252,6 +304,10 @@ impl Arbiter {
                         logging::reopen();
                         self.kill_all(libc::SIGUSR1);
                     }
+                    libc::SIGUSR2 => {
+                        logging::info("Handling signal: usr2");
+                        self.reexec();
+                    }
                     other => {
                         logging::info(&format!(
                             "Ignoring signal {} (not supported yet)",
@@ -263,9 +319,72 @@ impl Arbiter {
         }
     }
 
+    /// "Master", or "Master.2" while the old master of a USR2 upgrade lives.
+    fn master_name(&self) -> &'static str {
+        if self.master_pid != 0 {
+            "Master.2"
+        } else {
+            "Master"
+        }
+    }
+
+    /// Whether a stop may remove the unix socket files: not while the other
+    /// master of a USR2 upgrade still serves on them, and never systemd's.
+    fn may_unlink(&self) -> bool {
+        self.reexec_pid == 0 && self.master_pid == 0 && !self.systemd
+    }
+
+    /// Second master of a USR2 upgrade whose parent (the old master) is
+    /// gone: take over its name and its pid file, as Gunicorn does.
+    fn maybe_promote(&mut self) {
+        // SAFETY: getppid cannot fail.
+        if self.master_pid == 0 || unsafe { libc::getppid() } == self.master_pid {
+            return;
+        }
+        logging::info("Master has been promoted.");
+        self.master_pid = 0;
+        if let (Some(from), Some(to)) = (self.pidfile.clone(), self.cfg.pidfile.clone()) {
+            match crate::pidfile::rename(&from, &to, self.pid) {
+                Ok(()) => self.pidfile = Some(to),
+                Err(e) => logging::error(&e),
+            }
+        }
+    }
+
+    /// USR2: fork a child that executes the same program again, in the
+    /// launch directory with the launch environment, handing it the
+    /// listening sockets. This master and its workers carry on; the new
+    /// master starts its own workers on the same sockets.
+    fn reexec(&mut self) {
+        if self.reexec_pid != 0 {
+            logging::warning("USR2 signal ignored. Child exists.");
+            return;
+        }
+        if self.master_pid != 0 {
+            logging::warning("USR2 signal ignored. Parent exists.");
+            return;
+        }
+        let plan = match ExecPlan::new(&self.launch, &self.listeners, self.pid, self.systemd) {
+            Ok(p) => p,
+            Err(e) => {
+                logging::error(&format!("USR2 signal ignored: {e}"));
+                return;
+            }
+        };
+        match plan.spawn() {
+            Ok(pid) => {
+                self.reexec_pid = pid;
+                logging::info(&format!("Forked new master (pid:{pid}) for USR2"));
+            }
+            Err(e) => logging::error(&format!("USR2: cannot fork: {e}")),
+        }
+    }
+
     fn finish(&mut self, code: i32) -> i32 {
-        crate::listeners::cleanup(&self.listeners);
-        if let Some(path) = &self.cfg.pidfile {
+        if self.may_unlink() {
+            crate::listeners::cleanup(&self.listeners);
+        }
+        if let Some(path) = &self.pidfile {
             crate::pidfile::remove(path, self.pid);
         }
         set_handlers(None);
@@ -401,6 +520,16 @@ impl Arbiter {
             if pid <= 0 {
                 break;
             }
+            if pid == self.reexec_pid && self.reexec_pid != 0 {
+                self.reexec_pid = 0;
+                let how = if libc::WIFEXITED(status) {
+                    format!("exited with code {}", libc::WEXITSTATUS(status))
+                } else {
+                    format!("was killed by {}", signal_name(libc::WTERMSIG(status)))
+                };
+                logging::info(&format!("New master (pid:{pid}) {how}"));
+                continue;
+            }
             let Some(_info) = self.workers.remove(&pid) else {
                 continue;
             };
@@ -478,7 +607,9 @@ impl Arbiter {
     /// them where nobody will answer. INT or QUIT during a graceful stop
     /// turns it into a fast one, as in Gunicorn.
     fn stop(&mut self, _py: Python<'_>, graceful: bool) {
-        crate::listeners::cleanup(&self.listeners);
+        if self.may_unlink() {
+            crate::listeners::cleanup(&self.listeners);
+        }
         self.listeners.clear();
         self.kill_all(if graceful {
             libc::SIGTERM
@@ -508,5 +639,171 @@ impl Arbiter {
             }
             let _ = self.wait_for_signals(50);
         }
+    }
+}
+
+/// Everything the USR2 child needs to execute the new master, built before
+/// the fork so the child only makes async-signal-safe calls.
+struct ExecPlan {
+    exe: CString,
+    argv: Vec<CString>,
+    env: Vec<Vec<u8>>,
+    /// Index in `env` of the `LISTEN_PID=` entry to fill in with the child's
+    /// own pid (systemd hand-over).
+    listen_pid_at: Option<usize>,
+    cwd: CString,
+    fds: Vec<RawFd>,
+    systemd: bool,
+}
+
+const LISTEN_PID_PREFIX: &[u8] = b"LISTEN_PID=";
+
+impl ExecPlan {
+    fn new(
+        launch: &Launch,
+        listeners: &[Listener],
+        master_pid: libc::pid_t,
+        systemd: bool,
+    ) -> Result<ExecPlan, String> {
+        use std::os::unix::ffi::OsStrExt;
+        let Some(exe) = launch.exe.clone() else {
+            return Err("the Python executable is not known (sys.executable is empty)".into());
+        };
+        let cwd = CString::new(launch.cwd.as_os_str().as_bytes())
+            .map_err(|_| "the launch directory contains a NUL byte".to_string())?;
+        let fds: Vec<RawFd> = listeners.iter().map(|l| l.raw_fd()).collect();
+        let mut env: Vec<Vec<u8>> = Vec::with_capacity(launch.env.len() + 3);
+        for (k, v) in &launch.env {
+            let mut e = k.as_bytes().to_vec();
+            e.push(b'=');
+            e.extend_from_slice(v.as_bytes());
+            if !e.contains(&0) {
+                e.push(0);
+                env.push(e);
+            }
+        }
+        env.push(format!("GUNICORN_PID={master_pid}\0").into_bytes());
+        let mut listen_pid_at = None;
+        if systemd {
+            env.push(format!("LISTEN_FDS={}\0", fds.len()).into_bytes());
+            // Room for any pid; the child writes its own and a NUL.
+            let mut e = LISTEN_PID_PREFIX.to_vec();
+            e.extend_from_slice(&[0u8; 24]);
+            listen_pid_at = Some(env.len());
+            env.push(e);
+        } else {
+            let list: Vec<String> = fds.iter().map(|fd| fd.to_string()).collect();
+            env.push(format!("GUNICORN_FD={}\0", list.join(",")).into_bytes());
+        }
+        Ok(ExecPlan {
+            exe,
+            argv: launch.exec_argv.clone(),
+            env,
+            listen_pid_at,
+            cwd,
+            fds,
+            systemd,
+        })
+    }
+
+    /// Forks; the child executes the new master and never returns.
+    fn spawn(mut self) -> std::io::Result<libc::pid_t> {
+        let mut argv: Vec<*const libc::c_char> = self.argv.iter().map(|a| a.as_ptr()).collect();
+        if argv.is_empty() {
+            argv.push(self.exe.as_ptr());
+        }
+        argv.push(std::ptr::null());
+        let listen_pid_ptr = self
+            .listen_pid_at
+            .and_then(|i| self.env.get_mut(i))
+            .map(|e| e.as_mut_ptr());
+        let mut envp: Vec<*const libc::c_char> =
+            self.env.iter().map(|e| e.as_ptr().cast()).collect();
+        envp.push(std::ptr::null());
+        // Signals are blocked across the fork so that none runs our handler
+        // in the child (it would write to the master's signal pipe).
+        // SAFETY: sigset manipulation on stack values.
+        let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
+        let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        unsafe {
+            libc::sigfillset(&mut all);
+            libc::sigprocmask(libc::SIG_SETMASK, &all, &mut old);
+        }
+        // SAFETY: the child below only calls async-signal-safe functions on
+        // memory prepared before the fork, then execve or _exit.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            // SAFETY: see above.
+            unsafe { self.child(&argv, &envp, listen_pid_ptr, &old) }
+        }
+        let err = std::io::Error::last_os_error();
+        // SAFETY: restoring the mask saved above.
+        unsafe { libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+        if pid < 0 {
+            return Err(err);
+        }
+        Ok(pid)
+    }
+
+    /// In the forked child: arrange the descriptors, restore default signal
+    /// dispositions and the mask, and execute.
+    unsafe fn child(
+        &self,
+        argv: &[*const libc::c_char],
+        envp: &[*const libc::c_char],
+        listen_pid: Option<*mut u8>,
+        mask: &libc::sigset_t,
+    ) -> ! {
+        for sig in HANDLED {
+            libc::signal(sig, libc::SIG_DFL);
+        }
+        if self.systemd {
+            // systemd's convention: the sockets are descriptors 3, 4, ...
+            // Move them out of the way first, then into place.
+            let n = self.fds.len() as RawFd;
+            let mut tmp = Vec::new();
+            for &fd in &self.fds {
+                tmp.push(libc::fcntl(fd, libc::F_DUPFD, 3 + n));
+            }
+            for (i, &t) in tmp.iter().enumerate() {
+                if t < 0 || libc::dup2(t, 3 + i as RawFd) < 0 {
+                    libc::_exit(1);
+                }
+                libc::close(t);
+            }
+            if let Some(p) = listen_pid {
+                let mut pid = libc::getpid() as u64;
+                let mut digits = [0u8; 20];
+                let mut len = 0;
+                loop {
+                    digits[len] = b'0' + (pid % 10) as u8;
+                    len += 1;
+                    pid /= 10;
+                    if pid == 0 {
+                        break;
+                    }
+                }
+                let at = p.add(LISTEN_PID_PREFIX.len());
+                for i in 0..len {
+                    *at.add(i) = digits[len - 1 - i];
+                }
+                *at.add(len) = 0;
+            }
+        } else {
+            for &fd in &self.fds {
+                let flags = libc::fcntl(fd, libc::F_GETFD);
+                if flags >= 0 {
+                    libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+                }
+            }
+        }
+        libc::sigprocmask(libc::SIG_SETMASK, mask, std::ptr::null_mut());
+        if libc::chdir(self.cwd.as_ptr()) == 0 {
+            libc::execve(self.exe.as_ptr(), argv.as_ptr(), envp.as_ptr());
+        }
+        let msg = b"ferricorn: USR2: cannot execute the new master\n";
+        libc::write(2, msg.as_ptr().cast(), msg.len());
+        libc::_exit(127)
     }
 }

@@ -9,16 +9,23 @@
 //! Layout: `config` (settings and CLI), `listeners` (sockets), `arbiter`
 //! (master process), `scoreboard` (heartbeats), `worker` (event loop,
 //! connections, app threads), `http` (HTTP/1.1 parsing and encoding), `wsgi`
-//! (the PEP 3333 bridge), `rawio` (blocking I/O for app threads), `logging`.
+//! (the PEP 3333 bridge), `rawio` (blocking I/O for app threads), `logging`,
+//! `pidfile`, `systemd` (socket activation, sd_notify), `daemon`
+//! (`--daemon`), `privileges` (`--user`/`--group`), `proctitle` (process
+//! titles).
 
 pub mod arbiter;
 pub mod config;
+pub mod daemon;
 pub mod http;
 pub mod listeners;
 pub mod logging;
 pub mod pidfile;
+pub mod privileges;
+pub mod proctitle;
 pub mod rawio;
 pub mod scoreboard;
+pub mod systemd;
 pub mod worker;
 pub mod wsgi;
 
@@ -176,9 +183,82 @@ fn check_config(py: Python<'_>, cfg: &Config) -> i32 {
     }
 }
 
+/// The launch directory as Gunicorn computes it: `$PWD` when it names the
+/// current directory (so a path through a symlink is kept), else getcwd.
+fn launch_dir() -> std::path::PathBuf {
+    use std::os::unix::fs::MetadataExt;
+    let cwd = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("."));
+    if let Some(pwd) = std::env::var_os("PWD") {
+        if let (Ok(a), Ok(b)) = (std::fs::metadata(&pwd), std::fs::metadata(&cwd)) {
+            if a.dev() == b.dev() && a.ino() == b.ino() {
+                return std::path::PathBuf::from(pwd);
+            }
+        }
+    }
+    cwd
+}
+
+/// Records how we were started (for USR2 and HUP) before anything changes it.
+fn capture_launch(py: Python<'_>, args: &[String]) -> arbiter::Launch {
+    use std::ffi::CString;
+    let env = std::env::vars_os()
+        .filter(|(k, _)| {
+            !listeners::HANDOVER_VARS
+                .iter()
+                .any(|h| k.as_os_str() == std::ffi::OsStr::new(h))
+        })
+        .collect();
+    let (exe, exec_argv) = (|| -> PyResult<(Option<CString>, Vec<CString>)> {
+        let sys = py.import("sys")?;
+        let exe: Option<String> = sys.getattr("executable")?.extract()?;
+        let Some(exe) = exe.filter(|e| !e.is_empty()) else {
+            return Ok((None, Vec::new()));
+        };
+        // The interpreter's own arguments (`-m ferricorn`, a script path)
+        // followed by ours, exactly as this process was started.
+        let orig: Vec<String> = match sys.getattr("orig_argv") {
+            Ok(v) => v.extract()?,
+            Err(_) => {
+                let mut v = vec![exe.clone()];
+                v.extend(sys.getattr("argv")?.extract::<Vec<String>>()?);
+                v
+            }
+        };
+        let mut argv = vec![exe.clone()];
+        argv.extend(orig.into_iter().skip(1));
+        let argv: Vec<CString> = argv
+            .into_iter()
+            .filter_map(|a| CString::new(a).ok())
+            .collect();
+        Ok((CString::new(exe).ok(), argv))
+    })()
+    .unwrap_or((None, Vec::new()));
+    arbiter::Launch {
+        args: args.to_vec(),
+        exe,
+        exec_argv,
+        cwd: launch_dir(),
+        env,
+    }
+}
+
+/// Removes the hand-over variables from the environment (Python's view
+/// and the C library's), so workers and the application never see them.
+fn forget_handover_vars(py: Python<'_>) {
+    let environ = py.import("os").and_then(|os| os.getattr("environ"));
+    for var in listeners::HANDOVER_VARS {
+        if let Ok(environ) = &environ {
+            let _ = environ.call_method1("pop", (var, py.None()));
+        }
+        // SAFETY: the master is single-threaded at this point.
+        unsafe { std::env::remove_var(var) };
+    }
+}
+
 #[pyfunction]
 fn run(py: Python<'_>, argv: Vec<String>) -> i32 {
     let args = argv.get(1..).unwrap_or_default();
+    let launch = capture_launch(py, args);
     let load_file = |path: &str| load_config_file(py, path);
     let cmd = match config::parse(args, &|k| std::env::var(k).ok(), &load_file) {
         Ok(c) => c,
@@ -211,6 +291,22 @@ fn run(py: Python<'_>, argv: Vec<String>) -> i32 {
         eprintln!("ferricorn: error: No application module specified.");
         return USAGE_ERROR;
     };
+    // Sockets and the old master's pid handed over by whoever started us:
+    // systemd (LISTEN_FDS) or a master re-executing itself on USR2.
+    // SAFETY: getpid cannot fail.
+    let pid = unsafe { libc::getpid() };
+    let env = |k: &str| std::env::var(k).ok();
+    let inherited = match listeners::inherited_from_env(&env, pid) {
+        Ok(i) => i,
+        Err(e) => return fail(&e),
+    };
+    let master_pid = ["FERRICORN_PID", "GUNICORN_PID"]
+        .iter()
+        .find_map(|k| env(k))
+        .and_then(|v| v.trim().parse::<libc::pid_t>().ok())
+        .filter(|p| *p > 0)
+        .unwrap_or(0);
+    forget_handover_vars(py);
     if let Err(e) = logging::init(
         &cfg.errorlog,
         cfg.loglevel,
@@ -239,24 +335,34 @@ fn run(py: Python<'_>, argv: Vec<String>) -> i32 {
         None
     };
     if let Some(path) = &cfg.pidfile {
-        if let Err(e) = pidfile::check(path) {
+        if let Err(e) = pidfile::check(&pidfile::name_for(path, master_pid != 0)) {
             return fail(&e);
         }
     }
-    let bind_opts = listeners::BindOptions {
-        backlog: cfg.backlog,
-        reuse_port: cfg.reuse_port,
-        umask: cfg.umask,
-    };
-    let listeners = match listeners::bind_all(&cfg.bind, bind_opts) {
+    let listeners = match listeners::bind_all(&cfg.bind, bind_options(&cfg), &inherited) {
         Ok(l) => l,
         Err(e) => return fail(&e),
     };
-    let arbiter = match arbiter::Arbiter::new(Arc::new(cfg), listeners, preloaded) {
+    let startup = arbiter::Startup {
+        launch,
+        master_pid,
+        systemd: inherited.systemd,
+    };
+    let arbiter = match arbiter::Arbiter::new(Arc::new(cfg), listeners, preloaded, startup) {
         Ok(a) => a,
         Err(e) => return fail(&e),
     };
     arbiter.run(py)
+}
+
+/// The socket options of `cfg` that apply when binding.
+pub(crate) fn bind_options(cfg: &Config) -> listeners::BindOptions {
+    listeners::BindOptions {
+        backlog: cfg.backlog,
+        reuse_port: cfg.reuse_port,
+        umask: cfg.umask,
+        owner: None,
+    }
 }
 
 #[pymodule]

@@ -1,0 +1,216 @@
+"""The master's life cycle beyond the basics: USR2 upgrade in place,
+systemd socket activation and sd_notify, HUP re-reading the configuration,
+process titles, --daemon/WINCH, --user/--group.
+
+Servers started here may outlive the test's own process (a USR2 child, a
+daemon); every test stops those by pid, and only processes it started.
+"""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import APPS_DIR, free_port, server_command, wait_for
+from rawhttp import build_request, exchange
+
+
+def req(target="/"):
+    return build_request("GET", target)
+
+
+def read_pid(path):
+    try:
+        return int(Path(path).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def process_gone(pid):
+    """True once `pid` has exited (a zombie nobody reaped counts as gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        return state in ("Z", "X")
+    except (OSError, IndexError):
+        return True
+
+
+def stop_pid(pid, timeout=10.0):
+    """TERM a master we started (even one that is no longer our child), wait."""
+    if pid is None or process_gone(pid):
+        return
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while not process_gone(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not process_gone(pid):
+        os.kill(pid, signal.SIGKILL)
+
+
+def children(pid):
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+class RequestStream(threading.Thread):
+    """Requests on fresh connections, one after another, until stopped
+    (at most `limit`); records failures and which masters' workers answered."""
+
+    def __init__(self, port, limit=4000):
+        super().__init__(daemon=True)
+        self.port = port
+        self.limit = limit
+        self.ok = 0
+        self.failures = []
+        self.ppids = []
+        self._halt = threading.Event()
+        self.start()
+
+    def run(self):
+        n = 0
+        while not self._halt.is_set() and n < self.limit:
+            n += 1
+            try:
+                r = exchange(self.port, req("/pid"), timeout=15)
+                if r.status == 200:
+                    self.ok += 1
+                    self.ppids.append(r.json()["ppid"])
+                else:
+                    self.failures.append("status %d" % r.status)
+            except Exception as e:  # noqa: BLE001 - recorded for the test
+                self.failures.append(repr(e))
+            time.sleep(0.005)
+
+    def finish(self, timeout=20):
+        self._halt.set()
+        self.join(timeout)
+        assert not self.is_alive(), "request stream did not stop"
+        return self
+
+
+# -- USR2: upgrade in place --------------------------------------------------------------
+
+def test_usr2_upgrade_under_load_loses_no_request(server_factory, tmp_path):
+    pidfile = tmp_path / "app.pid"
+    srv = server_factory("master_app:application", "-w", "2", "--pid", str(pidfile))
+    old_workers = srv.wait_workers(2)
+    assert read_pid(pidfile) == srv.pid
+    new_master = None
+    stream = RequestStream(srv.port)
+    try:
+        wait_for(lambda: stream.ok >= 20, timeout=10, what="requests before USR2")
+        srv.signal(signal.SIGUSR2)
+        # The new master writes <pidfile>.2 and starts its own workers.
+        new_master = wait_for(lambda: read_pid(str(pidfile) + ".2"), timeout=15,
+                              what="the new master's pid file")
+        assert new_master != srv.pid
+        srv.wait_workers(4, timeout=15)
+        new_workers = [p for p in srv.worker_pids() if p not in old_workers]
+        assert len(new_workers) == 2
+        assert all(p in children(new_master) for p in new_workers)
+        assert read_pid(pidfile) == srv.pid, "the old master keeps its pid file meanwhile"
+        # Both generations serve from the same sockets.
+        wait_for(lambda: new_master in stream.ppids[-200:], timeout=15,
+                 what="a request served by the new master's workers")
+        count_before_term = stream.ok
+        srv.signal(signal.SIGTERM)
+        assert srv.wait_exit(15) == 0
+        # The new master takes over the pid file once its parent is gone.
+        wait_for(lambda: read_pid(pidfile) == new_master and not Path(str(pidfile) + ".2").exists(),
+                 timeout=10, what="the pid file to name the new master")
+        srv.wait_for_log(r"\[%d\] \[INFO\] Master has been promoted" % new_master)
+        wait_for(lambda: stream.ok >= count_before_term + 30, timeout=15,
+                 what="requests after the old master left")
+    finally:
+        stream.finish()
+        stop_pid(new_master)
+    assert stream.failures == [], stream.failures[:5]
+    assert stream.ppids[-1] == new_master
+    assert srv.stderr().count("Shutting down: Master") == 2
+
+
+def test_usr2_rollback_keeps_old_master_and_refuses_a_second_child(server_factory, tmp_path):
+    pidfile = tmp_path / "app.pid"
+    srv = server_factory("master_app:application", "-w", "1", "--pid", str(pidfile))
+    srv.wait_workers(1)
+    srv.signal(signal.SIGUSR2)
+    new_master = wait_for(lambda: read_pid(str(pidfile) + ".2"), timeout=15, what="new master")
+    try:
+        srv.wait_workers(2, timeout=15)
+        srv.signal(signal.SIGUSR2)
+        srv.wait_for_log(r"USR2 signal ignored. Child exists.")
+        os.kill(new_master, signal.SIGUSR2)
+        srv.wait_for_log(r"\[%d\] \[WARNING\] USR2 signal ignored. Parent exists." % new_master)
+        # Roll back: stop the new master; the old one carries on alone.
+        os.kill(new_master, signal.SIGTERM)
+        srv.wait_for_log(r"New master \(pid:%d\) exited with code 0" % new_master, timeout=15)
+        assert srv.stderr().count("Shutting down: Master.2") == 1
+        assert not Path(str(pidfile) + ".2").exists()
+        assert read_pid(pidfile) == srv.pid
+        for _ in range(5):
+            r = exchange(srv.port, req("/pid"))
+            assert r.status == 200 and r.json()["ppid"] == srv.pid
+    finally:
+        stop_pid(new_master)
+
+
+def test_gunicorn_fd_is_honoured_at_bind_time(server_factory):
+    """A socket handed over in GUNICORN_FD (or FERRICORN_FD) serves the
+    matching --bind instead of a fresh bind (which would fail: in use)."""
+    port = free_port()
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", port))
+    s.listen(16)
+    try:
+        for var in ("GUNICORN_FD", "FERRICORN_FD"):
+            # (wait=False: the port accepts connections before the server runs.)
+            srv = server_factory("master_app:application", "-w", "1", bind="127.0.0.1:%d" % port,
+                                 env={var: str(s.fileno())}, pass_fds=(s.fileno(),), wait=False)
+            srv.wait_for_log(r"Booting worker with pid")
+            assert "Listening at: http://127.0.0.1:%d" % port in srv.stderr()
+            # The variable is consumed: the application does not see it.
+            r = exchange(port, req("/env?name=" + var))
+            assert r.status == 200 and r.json() == {"value": None}
+            srv.stop()
+            assert srv.proc.returncode == 0
+    finally:
+        s.close()
+
+
+def test_usr2_on_a_unix_socket_keeps_the_socket_file(server_factory, short_tmp):
+    path = str(short_tmp / "s.sock")
+    pidfile = short_tmp / "p.pid"
+    srv = server_factory("master_app:application", "-w", "1", "--pid", str(pidfile),
+                         bind="unix:" + path)
+    srv.wait_workers(1)
+    srv.signal(signal.SIGUSR2)
+    new_master = wait_for(lambda: read_pid(str(pidfile) + ".2"), timeout=15, what="new master")
+    try:
+        srv.wait_workers(2, timeout=15)
+        srv.signal(signal.SIGTERM)
+        assert srv.wait_exit(15) == 0
+        # The old master left the file to the new one, which still serves on it.
+        assert os.path.exists(path)
+        wait_for(lambda: read_pid(pidfile) == new_master, timeout=10, what="promotion")
+        r = exchange(None, req("/pid"), unix_path=path)
+        assert r.status == 200 and r.json()["ppid"] == new_master
+        # Once promoted, the new master removes the file when it stops.
+        stop_pid(new_master)
+        assert not os.path.exists(path)
+    finally:
+        stop_pid(new_master)

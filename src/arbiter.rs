@@ -161,6 +161,11 @@ struct WorkerInfo {
     slot: usize,
     age: u64,
     aborted_at: Option<u64>,
+    /// The heartbeat stamp the master wrote at spawn; the worker has booted
+    /// (imported the application, started its loop) once its own first
+    /// beat replaces it.
+    spawned_ms: u64,
+    booted: bool,
 }
 
 pub struct Arbiter {
@@ -183,6 +188,8 @@ pub struct Arbiter {
     pipe_w: RawFd,
     pid: libc::pid_t,
     halt: Option<(i32, String)>,
+    /// READY=1 is owed to systemd once every worker has booted.
+    ready_pending: bool,
 }
 
 impl Arbiter {
@@ -221,6 +228,7 @@ impl Arbiter {
             // SAFETY: getpid cannot fail.
             pid: unsafe { libc::getpid() },
             halt: None,
+            ready_pending: false,
         })
     }
 
@@ -249,10 +257,12 @@ impl Arbiter {
         logging::info(&format!("Using worker: {kind}"));
 
         self.manage_workers(py);
+        self.ready_pending = true;
         loop {
             self.maybe_promote();
             self.reap_workers();
             if let Some((code, reason)) = self.halt.take() {
+                crate::systemd::notify("STOPPING=1");
                 self.stop(py, false);
                 logging::info(&format!("Shutting down: {}", self.master_name()));
                 if !reason.is_empty() {
@@ -260,13 +270,18 @@ impl Arbiter {
                 }
                 return self.finish(code);
             }
+            self.update_boot_state();
             self.murder_workers();
             self.manage_workers(py);
-            for sig in self.wait_for_signals(1000) {
+            // Look again soon while workers are booting (readiness), else
+            // once a second.
+            let wait = if self.ready_pending { 100 } else { 1000 };
+            for sig in self.wait_for_signals(wait) {
                 match sig {
                     libc::SIGCHLD => {}
                     libc::SIGTERM => {
                         logging::info("Handling signal: term");
+                        crate::systemd::notify("STOPPING=1");
                         self.stop(py, true);
                         logging::info(&format!("Shutting down: {}", self.master_name()));
                         return self.finish(0);
@@ -274,6 +289,7 @@ impl Arbiter {
                     libc::SIGINT | libc::SIGQUIT => {
                         let name = if sig == libc::SIGINT { "int" } else { "quit" };
                         logging::info(&format!("Handling signal: {name}"));
+                        crate::systemd::notify("STOPPING=1");
                         self.stop(py, false);
                         logging::info(&format!("Shutting down: {}", self.master_name()));
                         return self.finish(0);
@@ -281,11 +297,13 @@ impl Arbiter {
                     libc::SIGHUP => {
                         logging::info("Handling signal: hup");
                         logging::info(&format!("Hang up: {}", self.master_name()));
+                        crate::systemd::notify("RELOADING=1\nSTATUS=Reloading");
                         // Gunicorn's reload: start a full new set of workers,
                         // then manage_workers retires the oldest ones gracefully.
                         for _ in 0..self.num_workers {
                             self.spawn_worker(py);
                         }
+                        self.ready_pending = true;
                     }
                     libc::SIGTTIN => {
                         logging::info("Handling signal: ttin");
@@ -433,6 +451,7 @@ impl Arbiter {
         };
         self.next_age += 1;
         self.scoreboard.beat(slot);
+        let spawned_ms = self.scoreboard.last(slot);
         // SAFETY: CPython's fork protocol: PyOS_BeforeFork with the GIL held
         // (we are called from Python and never released it), then the
         // matching AfterFork call in each process.
@@ -482,8 +501,30 @@ impl Arbiter {
                 slot,
                 age: self.next_age,
                 aborted_at: None,
+                spawned_ms,
+                booted: false,
             },
         );
+    }
+
+    /// Notes which workers have booted (their first own heartbeat), and
+    /// tells systemd READY=1 once all of them have.
+    fn update_boot_state(&mut self) {
+        for w in self.workers.values_mut() {
+            if !w.booted && self.scoreboard.last(w.slot) > w.spawned_ms {
+                w.booted = true;
+            }
+        }
+        if self.ready_pending
+            && self.workers.len() >= self.num_workers
+            && self.workers.values().all(|w| w.booted)
+        {
+            self.ready_pending = false;
+            crate::systemd::notify(&format!(
+                "READY=1\nSTATUS=Serving with {} workers",
+                self.workers.len()
+            ));
+        }
     }
 
     /// Starts missing workers and retires the oldest surplus ones gracefully.

@@ -214,3 +214,108 @@ def test_usr2_on_a_unix_socket_keeps_the_socket_file(server_factory, short_tmp):
         assert not os.path.exists(path)
     finally:
         stop_pid(new_master)
+
+
+# -- systemd: sd_notify and socket activation -----------------------------------------------
+
+def notify_socket(address):
+    """A datagram socket standing in for systemd's notification socket."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(address)
+    return s
+
+
+def receive_until(sock, word, timeout=15.0):
+    """Messages received until one has the line `word`; returns them all."""
+    got = []
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError("no %r from the server within %.0fs; got %r" % (word, timeout, got))
+        sock.settimeout(left)
+        try:
+            msg = sock.recv(4096).decode()
+        except socket.timeout:
+            continue
+        got.append(msg)
+        if word in msg.split("\n"):
+            return got
+
+
+def test_sd_notify_ready_reloading_stopping(server_factory):
+    name = "ferricorn-test-%d-%d" % (os.getpid(), time.monotonic_ns())
+    sock = notify_socket("\0" + name)  # abstract namespace: NOTIFY_SOCKET=@name
+    try:
+        srv = server_factory("master_slow_app:application", "-w", "2",
+                             env={"NOTIFY_SOCKET": "@" + name}, wait=False)
+        msgs = receive_until(sock, "READY=1")
+        # READY=1 comes only once both workers have imported the app.
+        assert len(list(srv.mark_dir.glob("imported-*"))) == 2, msgs
+        assert re.search(r"^MONOTONIC_USEC=\d+$", msgs[-1], re.M), msgs
+        assert exchange(srv.port, req("/pid")).status == 200
+
+        srv.signal(signal.SIGHUP)
+        msgs = receive_until(sock, "RELOADING=1")
+        assert re.search(r"^MONOTONIC_USEC=\d+$", msgs[-1], re.M), msgs
+        receive_until(sock, "READY=1")
+        assert len(list(srv.mark_dir.glob("imported-*"))) == 4
+
+        srv.signal(signal.SIGTERM)
+        receive_until(sock, "STOPPING=1")
+        assert srv.wait_exit(15) == 0
+    finally:
+        sock.close()
+
+
+SD_WRAPPER = """
+import os, sys
+fd = int(sys.argv[1])
+if fd != 3:
+    os.dup2(fd, 3)
+    os.close(fd)
+os.set_inheritable(3, True)
+os.environ["LISTEN_PID"] = str(os.getpid())
+os.environ["LISTEN_FDS"] = "1"
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
+def test_systemd_socket_activation(short_tmp, tmp_path):
+    """LISTEN_FDS/LISTEN_PID: the socket systemd passed as fd 3 is served,
+    --bind is ignored, and the socket file is left to systemd at exit."""
+    path = str(short_tmp / "act.sock")
+    lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    lsock.bind(path)
+    lsock.listen(16)
+    nsock = notify_socket(str(short_tmp / "notify.sock"))
+    ignored_port = free_port()
+    cmd = server_command() + ["-w", "1", "-b", "127.0.0.1:%d" % ignored_port, "master_app:application"]
+    env = dict(os.environ, NOTIFY_SOCKET=str(short_tmp / "notify.sock"), PYTHONDONTWRITEBYTECODE="1")
+    env.pop("PYTHONPATH", None)
+    err = open(tmp_path / "stderr", "wb")
+    proc = subprocess.Popen([sys.executable, "-c", SD_WRAPPER, str(lsock.fileno())] + cmd,
+                            cwd=str(APPS_DIR), env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=err, pass_fds=(lsock.fileno(),),
+                            start_new_session=True)
+    lsock.close()  # the server holds the only copy now
+    try:
+        receive_until(nsock, "READY=1")
+        r = exchange(None, req("/pid"), unix_path=path)
+        assert r.status == 200 and r.json()["ppid"] == proc.pid
+        r = exchange(None, req("/env?name=LISTEN_FDS"), unix_path=path)
+        assert r.json() == {"value": None}
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", ignored_port)) != 0, "--bind must be ignored"
+        log = (tmp_path / "stderr").read_text()
+        assert "Listening at: unix:%s" % path in log, log
+        proc.send_signal(signal.SIGTERM)
+        receive_until(nsock, "STOPPING=1")
+        assert proc.wait(15) == 0
+        assert os.path.exists(path), "systemd's socket file must stay"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+        err.close()
+        nsock.close()

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 
-use pyo3::Python;
+use pyo3::prelude::*;
 
 use crate::config::Config;
 use crate::listeners::Listener;
@@ -166,6 +166,24 @@ struct WorkerInfo {
     /// beat replaces it.
     spawned_ms: u64,
     booted: bool,
+    /// Sent TERM to leave (surplus, old generation after a HUP, WINCH): no
+    /// longer counted as one of the `num_workers`.
+    retiring: bool,
+}
+
+/// A HUP in progress: the new generation of workers (age above `boundary`)
+/// is booting while the old one keeps serving. When every new worker has
+/// booted, the old ones are stopped gracefully; if a new worker cannot boot
+/// (exit 3 or 4), the new ones are stopped and everything below comes back.
+struct PendingReload {
+    boundary: u64,
+    old_cfg: Arc<Config>,
+    old_num_workers: usize,
+    /// Listeners bound for the new configuration (closed on failure).
+    added: Vec<RawFd>,
+    /// Listeners the new configuration dropped (closed on success).
+    retired: Vec<Listener>,
+    old_pidfile: Option<String>,
 }
 
 pub struct Arbiter {
@@ -190,6 +208,10 @@ pub struct Arbiter {
     halt: Option<(i32, String)>,
     /// READY=1 is owed to systemd once every worker has booted.
     ready_pending: bool,
+    reload: Option<PendingReload>,
+    /// Why the pending reload failed (a new worker could not boot); acted
+    /// on by the main loop.
+    reload_failed: Option<String>,
 }
 
 impl Arbiter {
@@ -229,6 +251,8 @@ impl Arbiter {
             pid: unsafe { libc::getpid() },
             halt: None,
             ready_pending: false,
+            reload: None,
+            reload_failed: None,
         })
     }
 
@@ -270,12 +294,19 @@ impl Arbiter {
                 }
                 return self.finish(code);
             }
+            if let Some(reason) = self.reload_failed.take() {
+                self.abort_reload(py, &reason);
+            }
             self.update_boot_state();
             self.murder_workers();
             self.manage_workers(py);
-            // Look again soon while workers are booting (readiness), else
-            // once a second.
-            let wait = if self.ready_pending { 100 } else { 1000 };
+            // Look again soon while workers are booting (readiness, a
+            // reload waiting for its new workers), else once a second.
+            let wait = if self.ready_pending || self.reload.is_some() {
+                100
+            } else {
+                1000
+            };
             for sig in self.wait_for_signals(wait) {
                 match sig {
                     libc::SIGCHLD => {}
@@ -297,13 +328,7 @@ impl Arbiter {
                     libc::SIGHUP => {
                         logging::info("Handling signal: hup");
                         logging::info(&format!("Hang up: {}", self.master_name()));
-                        crate::systemd::notify("RELOADING=1\nSTATUS=Reloading");
-                        // Gunicorn's reload: start a full new set of workers,
-                        // then manage_workers retires the oldest ones gracefully.
-                        for _ in 0..self.num_workers {
-                            self.spawn_worker(py);
-                        }
-                        self.ready_pending = true;
+                        self.reload(py);
                     }
                     libc::SIGTTIN => {
                         logging::info("Handling signal: ttin");
@@ -399,6 +424,9 @@ impl Arbiter {
     }
 
     fn finish(&mut self, code: i32) -> i32 {
+        if let Some(p) = self.reload.take() {
+            self.close_listeners(p.retired);
+        }
         if self.may_unlink() {
             crate::listeners::cleanup(&self.listeners);
         }
@@ -469,6 +497,14 @@ impl Arbiter {
                 libc::close(self.pipe_w);
             }
             SIGNAL_PIPE_W.store(-1, Ordering::Relaxed);
+            // Nor the sockets a pending reload dropped: the kernel would
+            // keep queueing connections on them for as long as we lived.
+            if let Some(p) = &self.reload {
+                for l in &p.retired {
+                    // SAFETY: closing the inherited copy; the worker never uses it.
+                    unsafe { libc::close(l.raw_fd()) };
+                }
+            }
             set_process_name(&self.cfg, "worker");
             // Logged by the worker itself, so the bracketed pid is the worker's (as in Gunicorn).
             // SAFETY: getpid cannot fail.
@@ -503,6 +539,7 @@ impl Arbiter {
                 aborted_at: None,
                 spawned_ms,
                 booted: false,
+                retiring: false,
             },
         );
     }
@@ -515,9 +552,20 @@ impl Arbiter {
                 w.booted = true;
             }
         }
-        if self.ready_pending
-            && self.workers.len() >= self.num_workers
-            && self.workers.values().all(|w| w.booted)
+        if let Some(p) = &self.reload {
+            let boundary = p.boundary;
+            let new: Vec<&WorkerInfo> = self
+                .workers
+                .values()
+                .filter(|w| w.age > boundary && !w.retiring)
+                .collect();
+            if new.len() >= self.num_workers && new.iter().all(|w| w.booted) {
+                self.commit_reload();
+            }
+            return;
+        }
+        let active: Vec<&WorkerInfo> = self.workers.values().filter(|w| !w.retiring).collect();
+        if self.ready_pending && active.len() >= self.num_workers && active.iter().all(|w| w.booted)
         {
             self.ready_pending = false;
             crate::systemd::notify(&format!(
@@ -528,27 +576,238 @@ impl Arbiter {
     }
 
     /// Starts missing workers and retires the oldest surplus ones gracefully.
+    /// While a reload is pending, only the new generation is counted: it is
+    /// brought up to `num_workers`, and the old one is left alone.
     fn manage_workers(&mut self, py: Python<'_>) {
         if self.halt.is_some() {
             return;
         }
-        while self.workers.len() < self.num_workers {
+        let boundary = self.reload.as_ref().map_or(0, |p| p.boundary);
+        let counted = |w: &WorkerInfo| !w.retiring && w.age > boundary;
+        loop {
+            let n = self.workers.values().filter(|w| counted(w)).count();
+            if n >= self.num_workers {
+                break;
+            }
             let before = self.workers.len();
             self.spawn_worker(py);
             if self.workers.len() == before {
                 break;
             }
         }
-        if self.workers.len() > self.num_workers {
-            let mut by_age: Vec<(libc::pid_t, u64)> =
-                self.workers.iter().map(|(p, w)| (*p, w.age)).collect();
+        let mut by_age: Vec<(libc::pid_t, u64)> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| counted(w))
+            .map(|(p, w)| (*p, w.age))
+            .collect();
+        if by_age.len() > self.num_workers {
             by_age.sort_by_key(|(_, age)| *age);
-            let surplus = self.workers.len() - self.num_workers;
+            let surplus = by_age.len() - self.num_workers;
             for (pid, _) in by_age.into_iter().take(surplus) {
-                // SAFETY: signalling our own child.
-                unsafe { libc::kill(pid, libc::SIGTERM) };
+                self.retire(pid);
             }
         }
+    }
+
+    /// Asks one worker to stop gracefully, for good.
+    fn retire(&mut self, pid: libc::pid_t) {
+        if let Some(w) = self.workers.get_mut(&pid) {
+            w.retiring = true;
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
+    }
+
+    /// Retires every worker `which` selects.
+    fn retire_where(&mut self, which: impl Fn(&WorkerInfo) -> bool) {
+        let pids: Vec<libc::pid_t> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| !w.retiring && which(w))
+            .map(|(p, _)| *p)
+            .collect();
+        for pid in pids {
+            self.retire(pid);
+        }
+    }
+
+    /// HUP: read the configuration again and apply it, then start a new
+    /// generation of workers; the old one stops once the new one has booted.
+    /// A configuration that does not load (or a module that cannot be found)
+    /// changes nothing: an error line, and the server carries on as it was.
+    fn reload(&mut self, py: Python<'_>) {
+        crate::systemd::notify("RELOADING=1\nSTATUS=Reloading");
+        if self.reload.is_some() {
+            // A HUP while the previous one is still booting its workers:
+            // start over from the configuration in force before it.
+            self.abort_reload(py, "");
+        }
+        let old = self.cfg.clone();
+        crate::unapply_env(py, &old, &self.launch);
+        let _ = py
+            .import("importlib")
+            .and_then(|m| m.call_method0("invalidate_caches"));
+        let new = crate::reload_config(py, &self.launch).and_then(|c| {
+            let uri = c.app_uri.clone().unwrap_or_default();
+            let checked = crate::prepare_python(py, &c)
+                .and_then(|()| crate::check_app_module(py, &uri))
+                .and_then(|()| crate::check_master_settings(&c).map(|_| ()));
+            if let Err(e) = checked {
+                crate::unapply_env(py, &c, &self.launch);
+                return Err(e
+                    .strip_prefix("ferricorn: error: ")
+                    .unwrap_or(&e)
+                    .to_string());
+            }
+            Ok(c)
+        });
+        let new = match new {
+            Ok(c) => c,
+            Err(e) => {
+                self.restore_python(py);
+                logging::error(&format!(
+                    "Reload failed, keeping the current configuration and workers: {e}"
+                ));
+                crate::systemd::notify("READY=1\nSTATUS=Reload failed");
+                return;
+            }
+        };
+
+        // Listening sockets: keep those still configured, bind new ones.
+        let mut added = Vec::new();
+        let mut retired = Vec::new();
+        if !self.systemd && !crate::listeners::same_addresses(&new.bind, &self.listeners) {
+            let before: Vec<RawFd> = self.listeners.iter().map(|l| l.raw_fd()).collect();
+            let current = std::mem::take(&mut self.listeners);
+            match crate::listeners::rebind(&new.bind, crate::bind_options(&new), current) {
+                Ok((list, removed)) => {
+                    for l in &list {
+                        if !before.contains(&l.raw_fd()) {
+                            added.push(l.raw_fd());
+                            logging::info(&format!("Listening at: {} ({})", l.url(), self.pid));
+                        }
+                    }
+                    self.listeners = list;
+                    retired = removed;
+                }
+                Err((e, back)) => {
+                    self.listeners = back;
+                    crate::unapply_env(py, &new, &self.launch);
+                    self.restore_python(py);
+                    let e = e.strip_prefix("ferricorn: error: ").unwrap_or(&e);
+                    logging::error(&format!(
+                        "Reload failed, keeping the current configuration and workers: {e}"
+                    ));
+                    crate::systemd::notify("READY=1\nSTATUS=Reload failed");
+                    return;
+                }
+            }
+        }
+        warn_restart_only(&old, &new);
+        logging::reopen();
+
+        let old_pidfile = self.pidfile.clone();
+        if new.pidfile != old.pidfile {
+            let second = self.master_pid != 0;
+            let name = new
+                .pidfile
+                .as_deref()
+                .map(|p| crate::pidfile::name_for(p, second));
+            self.switch_pidfile(name);
+        }
+        let new = Arc::new(new);
+        self.reload = Some(PendingReload {
+            boundary: self.next_age,
+            old_cfg: std::mem::replace(&mut self.cfg, new),
+            old_num_workers: self.num_workers,
+            added,
+            retired,
+            old_pidfile,
+        });
+        self.num_workers = self.cfg.workers.max(1) as usize;
+        self.refresh_names();
+        self.manage_workers(py);
+    }
+
+    /// Puts the Python side of the master (working directory, `-e`
+    /// variables, sys.path) back to the configuration in force.
+    fn restore_python(&self, py: Python<'_>) {
+        let _ = std::env::set_current_dir(&self.launch.cwd);
+        if let Err(e) = crate::prepare_python(py, &self.cfg) {
+            logging::error(&e);
+        }
+    }
+
+    /// Writes the pid file under a new name (or none), removing ours.
+    fn switch_pidfile(&mut self, name: Option<String>) {
+        if let Some(old) = self.pidfile.take() {
+            crate::pidfile::remove(&old, self.pid);
+        }
+        if let Some(name) = name {
+            match crate::pidfile::create(&name, self.pid) {
+                Ok(()) => self.pidfile = Some(name),
+                Err(e) => logging::error(&e),
+            }
+        }
+    }
+
+    /// Every worker of the new generation has booted: stop the old one.
+    fn commit_reload(&mut self) {
+        let Some(p) = self.reload.take() else { return };
+        let boundary = p.boundary;
+        self.retire_where(|w| w.age <= boundary);
+        self.close_listeners(p.retired);
+        self.ready_pending = false;
+        crate::systemd::notify(&format!(
+            "READY=1\nSTATUS=Serving with {} workers",
+            self.num_workers
+        ));
+    }
+
+    /// The new generation cannot boot (or a newer HUP supersedes it): stop
+    /// its workers and go back to the previous configuration, whose workers
+    /// never stopped serving. `reason` empty: superseded, nothing to log.
+    fn abort_reload(&mut self, py: Python<'_>, reason: &str) {
+        let Some(p) = self.reload.take() else { return };
+        if !reason.is_empty() {
+            logging::error(&format!(
+                "Reload failed: {reason}; the previous workers keep serving with the previous configuration"
+            ));
+        }
+        let boundary = p.boundary;
+        self.retire_where(|w| w.age > boundary);
+        let (dropped, kept): (Vec<Listener>, Vec<Listener>) = std::mem::take(&mut self.listeners)
+            .into_iter()
+            .partition(|l| p.added.contains(&l.raw_fd()));
+        self.listeners = kept;
+        self.listeners.extend(p.retired);
+        self.close_listeners(dropped);
+        let failed = std::mem::replace(&mut self.cfg, p.old_cfg);
+        self.num_workers = p.old_num_workers;
+        crate::unapply_env(py, &failed, &self.launch);
+        self.restore_python(py);
+        if self.pidfile != p.old_pidfile {
+            self.switch_pidfile(p.old_pidfile);
+        }
+        self.refresh_names();
+        if !reason.is_empty() && !self.ready_pending {
+            crate::systemd::notify("READY=1\nSTATUS=Reload failed");
+        }
+    }
+
+    /// Closes listeners no longer served (the workers that used them are
+    /// stopping), removing their socket files when that is ours to do.
+    fn close_listeners(&self, listeners: Vec<Listener>) {
+        if self.may_unlink() {
+            crate::listeners::cleanup(&listeners);
+        }
+        drop(listeners);
+    }
+
+    /// The master's names (comm, title) from the configuration in force.
+    fn refresh_names(&self) {
+        set_process_name(&self.cfg, "master");
     }
 
     /// Collects every exited worker, logs how it ended, and decides whether
@@ -571,12 +830,22 @@ impl Arbiter {
                 logging::info(&format!("New master (pid:{pid}) {how}"));
                 continue;
             }
-            let Some(_info) = self.workers.remove(&pid) else {
+            let Some(info) = self.workers.remove(&pid) else {
                 continue;
             };
+            let in_new_generation = self.reload.as_ref().is_some_and(|p| info.age > p.boundary);
             if libc::WIFEXITED(status) {
                 let code = libc::WEXITSTATUS(status);
-                if code == WORKER_BOOT_ERROR && self.halt.is_none() {
+                let boot_failure = code == WORKER_BOOT_ERROR || code == APP_LOAD_ERROR;
+                if boot_failure && info.retiring {
+                    logging::error(&format!("Worker (pid:{pid}) exited with code {code}"));
+                } else if boot_failure && in_new_generation {
+                    logging::error(&format!("Worker (pid:{pid}) exited with code {code}"));
+                    if self.reload_failed.is_none() {
+                        self.reload_failed =
+                            Some(format!("a new worker could not boot (exit code {code})"));
+                    }
+                } else if code == WORKER_BOOT_ERROR && self.halt.is_none() {
                     logging::error(&format!("Worker (pid:{pid}) exited with code {code}"));
                     self.halt = Some((WORKER_BOOT_ERROR, "Worker failed to boot.".into()));
                 } else if code == APP_LOAD_ERROR && self.halt.is_none() {
@@ -648,6 +917,9 @@ impl Arbiter {
     /// them where nobody will answer. INT or QUIT during a graceful stop
     /// turns it into a fast one, as in Gunicorn.
     fn stop(&mut self, _py: Python<'_>, graceful: bool) {
+        if let Some(p) = self.reload.take() {
+            self.close_listeners(p.retired);
+        }
         if self.may_unlink() {
             crate::listeners::cleanup(&self.listeners);
         }
@@ -846,5 +1118,38 @@ impl ExecPlan {
         let msg = b"ferricorn: USR2: cannot execute the new master\n";
         libc::write(2, msg.as_ptr().cast(), msg.len());
         libc::_exit(127)
+    }
+}
+
+/// Settings a HUP reads but cannot apply to a running master: say so
+/// rather than pretend (Gunicorn 23 ignores the logging ones silently).
+fn warn_restart_only(old: &Config, new: &Config) {
+    let mut changed = Vec::new();
+    if old.errorlog != new.errorlog {
+        changed.push("errorlog");
+    }
+    if old.loglevel != new.loglevel {
+        changed.push("loglevel");
+    }
+    if old.accesslog != new.accesslog {
+        changed.push("accesslog");
+    }
+    if old.access_log_format != new.access_log_format {
+        changed.push("access_log_format");
+    }
+    if old.capture_output != new.capture_output {
+        changed.push("capture_output");
+    }
+    if old.preload_app != new.preload_app {
+        changed.push("preload_app");
+    }
+    if old.daemon != new.daemon {
+        changed.push("daemon");
+    }
+    if !changed.is_empty() {
+        logging::warning(&format!(
+            "Changed settings take effect only after a restart or USR2: {}",
+            changed.join(", ")
+        ));
     }
 }

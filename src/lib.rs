@@ -46,7 +46,9 @@ fn fail(msg: &str) -> i32 {
 
 /// Applies `--chdir`, `--pythonpath` and `-e` in the master, before any
 /// worker exists, as Gunicorn does; the app is imported later, in workers.
-fn prepare_python(py: Python<'_>, cfg: &Config) -> Result<(), String> {
+/// Also used on HUP (from the launch directory): entries already on
+/// `sys.path` are not added twice.
+pub(crate) fn prepare_python(py: Python<'_>, cfg: &Config) -> Result<(), String> {
     if let Some(dir) = &cfg.chdir {
         std::env::set_current_dir(dir)
             .map_err(|e| format!("ferricorn: error: cannot chdir to {}: {e}", dir.display()))?;
@@ -64,17 +66,67 @@ fn prepare_python(py: Python<'_>, cfg: &Config) -> Result<(), String> {
         if !path.contains(&cwd)? {
             path.insert(0, &cwd)?;
         }
-        for (i, p) in cfg.pythonpath.iter().enumerate() {
-            path.insert(i, p)?;
+        let mut at = 0;
+        for p in &cfg.pythonpath {
+            if !path.contains(p)? {
+                path.insert(at, p)?;
+                at += 1;
+            }
         }
         Ok(())
     })();
     r.map_err(|e| format!("ferricorn: error: cannot prepare the Python environment: {e}"))
 }
 
+/// HUP, before the configuration is read again: the variables `-e` set go
+/// back to their launch values (or away), as Gunicorn restores them, so
+/// `GUNICORN_CMD_ARGS` and friends are read as they were at launch.
+pub(crate) fn unapply_env(py: Python<'_>, cfg: &Config, launch: &arbiter::Launch) {
+    let Ok(environ) = py.import("os").and_then(|os| os.getattr("environ")) else {
+        return;
+    };
+    for (k, _) in &cfg.raw_env {
+        let orig = launch
+            .env
+            .iter()
+            .find(|(name, _)| name.as_os_str() == std::ffi::OsStr::new(k))
+            .map(|(_, v)| v.to_string_lossy().into_owned());
+        let _ = match orig {
+            Some(v) => environ.set_item(k, v),
+            None => environ.call_method1("pop", (k, py.None())).map(|_| ()),
+        };
+    }
+}
+
+/// HUP: reads the configuration exactly as at launch (same arguments, from
+/// the launch directory, config file executed again). On success the
+/// working directory is the launch directory (the caller applies
+/// `--chdir`); on failure it is unchanged. Errors are one line.
+pub(crate) fn reload_config(py: Python<'_>, launch: &arbiter::Launch) -> Result<Config, String> {
+    let here = std::env::current_dir().ok();
+    std::env::set_current_dir(&launch.cwd)
+        .map_err(|e| format!("cannot enter {}: {e}", launch.cwd.display()))?;
+    let load_file = |path: &str| load_config_file(py, path);
+    let parsed = config::parse(&launch.args, &|k| std::env::var(k).ok(), &load_file);
+    let r = match parsed {
+        Ok(Command::Run(cfg)) if cfg.app_uri.is_some() => return Ok(cfg),
+        Ok(Command::Run(_)) => Err("No application module specified.".to_string()),
+        Ok(_) => Err("the configuration now asks for --help, --version or a check".to_string()),
+        Err(e) => Err(e
+            .0
+            .strip_prefix("ferricorn: error: ")
+            .unwrap_or(&e.0)
+            .to_string()),
+    };
+    if let Some(h) = here {
+        let _ = std::env::set_current_dir(h);
+    }
+    r
+}
+
 /// Checks that the application's top-level module exists, without running
 /// any of its code, so a typo fails fast with one line instead of booting workers.
-fn check_app_module(py: Python<'_>, uri: &str) -> Result<(), String> {
+pub(crate) fn check_app_module(py: Python<'_>, uri: &str) -> Result<(), String> {
     let module = uri.split(':').next().unwrap_or_default();
     let r = py
         .import("ferricorn._loader")
@@ -353,6 +405,22 @@ fn run(py: Python<'_>, argv: Vec<String>) -> i32 {
         Err(e) => return fail(&e),
     };
     arbiter.run(py)
+}
+
+/// Settings the master checks itself before it starts (or reloads):
+/// `--worker-tmp-dir` must be a directory, and `--user`/`--group` must
+/// name existing ids. Returns who workers run as; errors are one line.
+pub(crate) fn check_master_settings(cfg: &Config) -> Result<Option<privileges::Owner>, String> {
+    if let Some(dir) = &cfg.worker_tmp_dir {
+        if !dir.is_dir() {
+            return Err(format!(
+                "ferricorn: error: argument --worker-tmp-dir: not a directory: {:?}",
+                dir.display().to_string()
+            ));
+        }
+    }
+    privileges::resolve(cfg.user.as_deref(), cfg.group.as_deref(), cfg.initgroups)
+        .map_err(|e| format!("ferricorn: error: {e}"))
 }
 
 /// The socket options of `cfg` that apply when binding.

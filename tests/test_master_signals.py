@@ -68,27 +68,33 @@ def children(pid):
 
 class RequestStream(threading.Thread):
     """Requests on fresh connections, one after another, until stopped
-    (at most `limit`); records failures and which masters' workers answered."""
+    (at most `limit`); records failures and the JSON answers (which say
+    which worker, and which master's, answered)."""
 
-    def __init__(self, port, limit=4000):
+    def __init__(self, port, target="/pid", limit=4000):
         super().__init__(daemon=True)
         self.port = port
+        self.target = target
         self.limit = limit
         self.ok = 0
         self.failures = []
-        self.ppids = []
+        self.answers = []
         self._halt = threading.Event()
         self.start()
+
+    @property
+    def ppids(self):
+        return [a["ppid"] for a in self.answers]
 
     def run(self):
         n = 0
         while not self._halt.is_set() and n < self.limit:
             n += 1
             try:
-                r = exchange(self.port, req("/pid"), timeout=15)
+                r = exchange(self.port, req(self.target), timeout=15)
                 if r.status == 200:
                     self.ok += 1
-                    self.ppids.append(r.json()["ppid"])
+                    self.answers.append(r.json())
                 else:
                     self.failures.append("status %d" % r.status)
             except Exception as e:  # noqa: BLE001 - recorded for the test
@@ -319,3 +325,114 @@ def test_systemd_socket_activation(short_tmp, tmp_path):
             proc.wait(5)
         err.close()
         nsock.close()
+
+
+# -- HUP: configuration and code reload ----------------------------------------------------
+
+HUP_APP = """
+import json, os
+VERSION = %r
+%s
+def application(environ, start_response):
+    body = json.dumps({"version": VERSION, "pid": os.getpid(), "ppid": os.getppid(),
+                       "var": os.environ.get("HUP_VAR")}).encode()
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+"""
+
+
+def write_app(directory, version, broken=False):
+    extra = 'raise RuntimeError("this version does not import")' if broken else ""
+    (Path(directory) / "hupapp.py").write_text(HUP_APP % (version, extra))
+
+
+def answer(port):
+    r = exchange(port, req("/"))
+    assert r.status == 200, r
+    return r.json()
+
+
+def can_connect(port):
+    with socket.socket() as s:
+        s.settimeout(2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def start_hup_server(server_factory, tmp_path, conf_text, port):
+    conf = tmp_path / "conf.py"
+    conf.write_text(conf_text)
+    srv = server_factory("hupapp:application", "-c", str(conf), "--chdir", str(tmp_path),
+                         bind=False, wait=False)
+    srv.port = port
+    srv.wait_ready()
+    return srv, conf
+
+
+def test_hup_rereads_config_and_code_under_load(server_factory, tmp_path):
+    a, b = free_port(), free_port()
+    write_app(tmp_path, "v1")
+    srv, conf = start_hup_server(server_factory, tmp_path,
+                                 "bind = ['127.0.0.1:%d']\nworkers = 1\n" % a, a)
+    [first] = srv.wait_workers(1)
+    assert answer(a)["version"] == "v1"
+    stream = RequestStream(a, target="/")
+    try:
+        wait_for(lambda: stream.ok >= 10, timeout=10, what="requests before HUP")
+        conf.write_text("bind = ['127.0.0.1:%d', '127.0.0.1:%d']\nworkers = 3\n"
+                        "raw_env = ['HUP_VAR=two']\n" % (a, b))
+        write_app(tmp_path, "v2")
+        srv.signal(signal.SIGHUP)
+        # New code, new -e, new worker count, a new address; the old worker goes.
+        srv.wait_workers(4, timeout=15)
+        srv.wait_for_log(r"Listening at: http://127.0.0.1:%d" % b)
+        srv.wait_for_log(r"Worker exiting \(pid: %d\)" % first, timeout=15)
+        wait_for(lambda: stream.answers and stream.answers[-1]["version"] == "v2", timeout=10,
+                 what="the new code to answer")
+        after = answer(b)
+        assert after["version"] == "v2" and after["var"] == "two" and after["ppid"] == srv.pid
+        count = stream.ok
+        wait_for(lambda: stream.ok >= count + 10, timeout=10, what="requests after HUP")
+    finally:
+        stream.finish()
+    assert stream.failures == [], stream.failures[:5]
+    assert {x["pid"] for x in stream.answers if x["version"] == "v2"} <= set(srv.worker_pids()[1:])
+    # Dropping an address: it stops accepting once the old workers are gone.
+    conf.write_text("bind = ['127.0.0.1:%d']\nworkers = 1\n" % b)
+    srv.signal(signal.SIGHUP)
+    srv.wait_workers(5, timeout=15)
+    wait_for(lambda: not can_connect(a), timeout=15, what="the dropped address to close")
+    assert answer(b)["var"] is None, "-e HUP_VAR is no longer configured"
+    assert srv.alive()
+
+
+def test_hup_with_a_broken_config_or_app_keeps_the_running_workers(server_factory, tmp_path):
+    port = free_port()
+    write_app(tmp_path, "v1")
+    srv, conf = start_hup_server(server_factory, tmp_path,
+                                 "bind = ['127.0.0.1:%d']\nworkers = 1\n" % port, port)
+    [first] = srv.wait_workers(1)
+    good_conf = conf.read_text()
+
+    # 1. The config file no longer executes: nothing changes.
+    conf.write_text(good_conf + "workers = (\n")
+    srv.signal(signal.SIGHUP)
+    srv.wait_for_log(r"\[ERROR\] Reload failed, keeping the current configuration and workers: "
+                     r".*SyntaxError")
+    assert srv.worker_pids() == [first]
+
+    # 2. The config is fine but the new code does not import: the new
+    #    worker fails to boot, the old one never stopped serving.
+    conf.write_text(good_conf)
+    write_app(tmp_path, "v2", broken=True)
+    srv.signal(signal.SIGHUP)
+    srv.wait_for_log(r"\[ERROR\] Reload failed: a new worker could not boot \(exit code 3\)", timeout=15)
+    assert srv.alive()
+    got = answer(port)
+    assert got["pid"] == first and got["version"] == "v1"
+
+    # 3. Fixed: the next HUP goes through.
+    write_app(tmp_path, "v3")
+    srv.signal(signal.SIGHUP)
+    srv.wait_for_log(r"Worker exiting \(pid: %d\)" % first, timeout=15)
+    wait_for(lambda: answer(port)["version"] == "v3", timeout=10, what="v3 to answer")
+    assert srv.alive()

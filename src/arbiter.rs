@@ -100,9 +100,8 @@ fn set_handlers(handler: Option<extern "C" fn(libc::c_int)>) {
 }
 
 /// Names this process for `top` and `ps -o comm` (the kernel's 15-byte
-/// comm): `NAME-master` / `NAME-worker` with `-n NAME`. Gunicorn changes
-/// titles only when the setproctitle package is installed; argv-based
-/// titles are not done yet.
+/// comm): `NAME-master` / `NAME-worker` with `-n NAME`. The full title
+/// (`ps -f`, `/proc/PID/cmdline`) is [`set_title`]'s.
 pub fn set_process_name(cfg: &Config, role: &str) {
     let Some(name) = cfg.proc_name.as_deref() else {
         return;
@@ -113,6 +112,18 @@ pub fn set_process_name(cfg: &Config, role: &str) {
     comm.push(0);
     // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
     unsafe { libc::prctl(libc::PR_SET_NAME, comm.as_ptr() as libc::c_ulong, 0, 0, 0) };
+}
+
+/// Sets the process title as Gunicorn does with setproctitle:
+/// `ferricorn: master [NAME]` / `ferricorn: worker [NAME]`, NAME being `-n`,
+/// else the application (`module:app`), with `.2` appended in the second
+/// master of a USR2 upgrade (and its workers) until it is promoted.
+pub fn set_title(cfg: &Config, role: &str, second: bool) {
+    let suffix = if second { ".2" } else { "" };
+    crate::proctitle::set(&format!(
+        "ferricorn: {role} [{}{suffix}]",
+        cfg.proc_title_base()
+    ));
 }
 
 /// How this server was started, kept for USR2 (execute the same program
@@ -260,7 +271,7 @@ impl Arbiter {
     pub fn run(mut self, py: Python<'_>) -> i32 {
         SIGNAL_PIPE_W.store(self.pipe_w, Ordering::Relaxed);
         set_handlers(Some(on_signal));
-        set_process_name(&self.cfg, "master");
+        self.refresh_names();
         if let Some(path) = self.cfg.pidfile.clone() {
             let name = crate::pidfile::name_for(&path, self.master_pid != 0);
             if let Err(e) = crate::pidfile::create(&name, self.pid) {
@@ -386,6 +397,7 @@ impl Arbiter {
         }
         logging::info("Master has been promoted.");
         self.master_pid = 0;
+        self.refresh_names();
         if let (Some(from), Some(to)) = (self.pidfile.clone(), self.cfg.pidfile.clone()) {
             match crate::pidfile::rename(&from, &to, self.pid) {
                 Ok(()) => self.pidfile = Some(to),
@@ -506,6 +518,7 @@ impl Arbiter {
                 }
             }
             set_process_name(&self.cfg, "worker");
+            set_title(&self.cfg, "worker", self.master_pid != 0);
             // Logged by the worker itself, so the bracketed pid is the worker's (as in Gunicorn).
             // SAFETY: getpid cannot fail.
             logging::info(&format!("Booting worker with pid: {}", unsafe {
@@ -808,6 +821,7 @@ impl Arbiter {
     /// The master's names (comm, title) from the configuration in force.
     fn refresh_names(&self) {
         set_process_name(&self.cfg, "master");
+        set_title(&self.cfg, "master", self.master_pid != 0);
     }
 
     /// Collects every exited worker, logs how it ended, and decides whether

@@ -311,6 +311,8 @@ fn forget_handover_vars(py: Python<'_>) {
 fn run(py: Python<'_>, argv: Vec<String>) -> i32 {
     let args = argv.get(1..).unwrap_or_default();
     let launch = capture_launch(py, args);
+    // While this is the only thread (before a preloaded app can start one).
+    proctitle::init();
     let load_file = |path: &str| load_config_file(py, path);
     let cmd = match config::parse(args, &|k| std::env::var(k).ok(), &load_file) {
         Ok(c) => c,

@@ -157,6 +157,7 @@ def test_usr2_rollback_keeps_old_master_and_refuses_a_second_child(server_factor
     new_master = wait_for(lambda: read_pid(str(pidfile) + ".2"), timeout=15, what="new master")
     try:
         srv.wait_workers(2, timeout=15)
+        assert cmdline(new_master) == "ferricorn: master [master_app:application.2]"
         srv.signal(signal.SIGUSR2)
         srv.wait_for_log(r"USR2 signal ignored. Child exists.")
         os.kill(new_master, signal.SIGUSR2)
@@ -436,3 +437,39 @@ def test_hup_with_a_broken_config_or_app_keeps_the_running_workers(server_factor
     srv.wait_for_log(r"Worker exiting \(pid: %d\)" % first, timeout=15)
     wait_for(lambda: answer(port)["version"] == "v3", timeout=10, what="v3 to answer")
     assert srv.alive()
+
+
+# -- process titles -----------------------------------------------------------------------
+
+def cmdline(pid):
+    with open("/proc/%d/cmdline" % pid, "rb") as f:
+        return f.read().rstrip(b"\0").decode()
+
+
+def test_process_titles(server_factory):
+    srv = server_factory("master_app:application", "-w", "2")
+    workers = srv.wait_workers(2)
+    wait_for(lambda: cmdline(srv.pid) == "ferricorn: master [master_app:application]", timeout=5,
+             what=lambda: "master title, got %r" % cmdline(srv.pid))
+    for w in workers:
+        assert cmdline(w) == "ferricorn: worker [master_app:application]"
+    # The environment the title may have been written over is intact.
+    mark_dir = str(srv.mark_dir)
+    for route in ("/env", "/cenv"):
+        r = exchange(srv.port, req(route + "?name=FERRICORN_TEST_MARK_DIR"))
+        assert r.json() == {"value": mark_dir}, route
+
+
+def test_process_title_with_a_long_name(server_factory):
+    """-n names the processes; a title longer than the original command line
+    still shows whole (it runs on over the moved environment)."""
+    name = "shop-" + "x" * 300
+    srv = server_factory("master_app:application", "-w", "1", "-n", name)
+    [worker] = srv.wait_workers(1)
+    wait_for(lambda: cmdline(srv.pid) == "ferricorn: master [%s]" % name, timeout=5,
+             what=lambda: "master title, got %r" % cmdline(srv.pid))
+    assert cmdline(worker) == "ferricorn: worker [%s]" % name
+    with open("/proc/%d/comm" % worker) as f:
+        assert f.read().strip() == "shop-xxx-worker"
+    r = exchange(srv.port, req("/cenv?name=FERRICORN_TEST_MARK_DIR"))
+    assert r.json() == {"value": str(srv.mark_dir)}

@@ -4,6 +4,8 @@ facts (pid, parent, ids, groups, cwd, environment variables).
 GET /pid            {"pid", "ppid"}
 GET /ids            {"uid", "gid", "euid", "egid", "groups"}
 GET /env?name=X     {"value": os.environ.get(X)}
+GET /cenv?name=X    {"value": getenv(X)} from the C library (process titles move
+                    the C environment; it must still read the same)
 GET /cwd            {"cwd"}
 GET /anything-else  "ok"
 """
@@ -31,6 +33,13 @@ def application(environ, start_response):
         })
     if path == "/env":
         return _json(start_response, {"value": os.environ.get(q.get("name", ""))})
+    if path == "/cenv":
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        libc.getenv.restype = ctypes.c_char_p
+        v = libc.getenv(q.get("name", "").encode())
+        return _json(start_response, {"value": v.decode() if v is not None else None})
     if path == "/cwd":
         return _json(start_response, {"cwd": os.getcwd()})
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])

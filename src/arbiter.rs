@@ -155,6 +155,8 @@ pub struct Startup {
     pub master_pid: libc::pid_t,
     /// The listeners came from systemd socket activation.
     pub systemd: bool,
+    /// `--user`/`--group`: who workers become after fork.
+    pub owner: Option<crate::privileges::Owner>,
 }
 
 /// What a worker child needs from the master, handed over at fork.
@@ -190,6 +192,7 @@ struct PendingReload {
     boundary: u64,
     old_cfg: Arc<Config>,
     old_num_workers: usize,
+    old_owner: Option<crate::privileges::Owner>,
     /// Listeners bound for the new configuration (closed on failure).
     added: Vec<RawFd>,
     /// Listeners the new configuration dropped (closed on success).
@@ -204,6 +207,8 @@ pub struct Arbiter {
     /// The child executing a new master after USR2, while it lives, else 0.
     reexec_pid: libc::pid_t,
     systemd: bool,
+    /// `--user`/`--group` of the configuration in force.
+    owner: Option<crate::privileges::Owner>,
     /// The pid file this master wrote (`--pid`, or `<pid>.2`).
     pidfile: Option<String>,
     cfg: Arc<Config>,
@@ -248,6 +253,7 @@ impl Arbiter {
             master_pid: startup.master_pid,
             reexec_pid: 0,
             systemd: startup.systemd,
+            owner: startup.owner,
             pidfile: None,
             cfg,
             preloaded,
@@ -356,11 +362,33 @@ impl Arbiter {
                     libc::SIGUSR1 => {
                         logging::info("Handling signal: usr1");
                         logging::reopen();
+                        if let Some(o) = &self.owner {
+                            // Files logrotate moved away were just created
+                            // by the master: the workers must be able to
+                            // open them too.
+                            crate::give_log_files(&self.cfg, o);
+                        }
                         self.kill_all(libc::SIGUSR1);
                     }
                     libc::SIGUSR2 => {
                         logging::info("Handling signal: usr2");
                         self.reexec();
+                    }
+                    libc::SIGWINCH => {
+                        logging::info("Handling signal: winch");
+                        if self.cfg.daemon {
+                            // Gunicorn's step between USR2 and TERM for a
+                            // daemon: the old workers go, the master stays
+                            // (HUP or TTIN bring workers back).
+                            logging::info("graceful stop of workers");
+                            self.num_workers = 0;
+                            if let Some(p) = self.reload.take() {
+                                self.close_listeners(p.retired);
+                            }
+                            self.retire_where(|_| true);
+                        } else {
+                            logging::debug("SIGWINCH ignored. Not daemonized");
+                        }
                     }
                     other => {
                         logging::info(&format!(
@@ -524,6 +552,13 @@ impl Arbiter {
             logging::info(&format!("Booting worker with pid: {}", unsafe {
                 libc::getpid()
             }));
+            // --user/--group: before anything of the application runs.
+            if let Some(owner) = &self.owner {
+                if let Err(e) = crate::privileges::drop_to(owner) {
+                    logging::error(&e);
+                    crate::worker::exit_process(py, WORKER_BOOT_ERROR);
+                }
+            }
             let boot = WorkerBoot {
                 cfg: &self.cfg,
                 preloaded: self.preloaded.as_ref(),
@@ -665,17 +700,19 @@ impl Arbiter {
             let uri = c.app_uri.clone().unwrap_or_default();
             let checked = crate::prepare_python(py, &c)
                 .and_then(|()| crate::check_app_module(py, &uri))
-                .and_then(|()| crate::check_master_settings(&c).map(|_| ()));
-            if let Err(e) = checked {
-                crate::unapply_env(py, &c, &self.launch);
-                return Err(e
-                    .strip_prefix("ferricorn: error: ")
-                    .unwrap_or(&e)
-                    .to_string());
+                .and_then(|()| crate::check_master_settings(&c));
+            match checked {
+                Ok(owner) => Ok((c, owner)),
+                Err(e) => {
+                    crate::unapply_env(py, &c, &self.launch);
+                    Err(e
+                        .strip_prefix("ferricorn: error: ")
+                        .unwrap_or(&e)
+                        .to_string())
+                }
             }
-            Ok(c)
         });
-        let new = match new {
+        let (new, owner) = match new {
             Ok(c) => c,
             Err(e) => {
                 self.restore_python(py);
@@ -693,7 +730,8 @@ impl Arbiter {
         if !self.systemd && !crate::listeners::same_addresses(&new.bind, &self.listeners) {
             let before: Vec<RawFd> = self.listeners.iter().map(|l| l.raw_fd()).collect();
             let current = std::mem::take(&mut self.listeners);
-            match crate::listeners::rebind(&new.bind, crate::bind_options(&new), current) {
+            let opts = crate::bind_options(&new, owner.as_ref());
+            match crate::listeners::rebind(&new.bind, opts, current) {
                 Ok((list, removed)) => {
                     for l in &list {
                         if !before.contains(&l.raw_fd()) {
@@ -729,11 +767,15 @@ impl Arbiter {
                 .map(|p| crate::pidfile::name_for(p, second));
             self.switch_pidfile(name);
         }
+        if let Some(o) = &owner {
+            crate::give_log_files(&new, o);
+        }
         let new = Arc::new(new);
         self.reload = Some(PendingReload {
             boundary: self.next_age,
             old_cfg: std::mem::replace(&mut self.cfg, new),
             old_num_workers: self.num_workers,
+            old_owner: std::mem::replace(&mut self.owner, owner),
             added,
             retired,
             old_pidfile,
@@ -798,6 +840,7 @@ impl Arbiter {
         self.close_listeners(dropped);
         let failed = std::mem::replace(&mut self.cfg, p.old_cfg);
         self.num_workers = p.old_num_workers;
+        self.owner = p.old_owner;
         crate::unapply_env(py, &failed, &self.launch);
         self.restore_python(py);
         if self.pidfile != p.old_pidfile {

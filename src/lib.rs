@@ -186,8 +186,9 @@ fn flush_python_stdio(py: Python<'_>) {
 /// garbage collector's view of everything imported so far (`gc.freeze()`),
 /// so forked workers do not touch — and copy — those pages when they collect.
 /// An error is one line and the exit status a worker would have had.
-fn preload(py: Python<'_>, uri: &str) -> Result<Py<PyAny>, i32> {
+fn preload(py: Python<'_>, uri: &str) -> Result<Py<PyAny>, (String, i32)> {
     use wsgi::app::LoadError;
+    let err = |msg: &str, code| (format!("ferricorn: error: {msg}"), code);
     match wsgi::app::load_callable(py, uri) {
         Ok(app) => {
             if let Err(e) = py.import("gc").and_then(|gc| gc.call_method0("freeze")) {
@@ -195,18 +196,13 @@ fn preload(py: Python<'_>, uri: &str) -> Result<Py<PyAny>, i32> {
             }
             Ok(app)
         }
-        Err(LoadError::User(msg)) => Err(fail_with(&msg, arbiter::WORKER_BOOT_ERROR)),
-        Err(LoadError::App { message, exit_code }) => Err(fail_with(&message, exit_code)),
+        Err(LoadError::User(msg)) => Err(err(&msg, arbiter::WORKER_BOOT_ERROR)),
+        Err(LoadError::App { message, exit_code }) => Err(err(&message, exit_code)),
         Err(LoadError::Traceback { summary, traceback }) => {
             logging::debug(&traceback);
-            Err(fail_with(&summary, arbiter::WORKER_BOOT_ERROR))
+            Err(err(&summary, arbiter::WORKER_BOOT_ERROR))
         }
     }
-}
-
-fn fail_with(msg: &str, code: i32) -> i32 {
-    eprintln!("ferricorn: error: {msg}");
-    code
 }
 
 /// `--check-config`: the settings parsed; now import the application in
@@ -361,6 +357,13 @@ fn run(py: Python<'_>, argv: Vec<String>) -> i32 {
         .filter(|p| *p > 0)
         .unwrap_or(0);
     forget_handover_vars(py);
+    let owner = match check_master_settings(&cfg) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{e}");
+            return USAGE_ERROR;
+        }
+    };
     if let Err(e) = logging::init(
         &cfg.errorlog,
         cfg.loglevel,
@@ -368,6 +371,9 @@ fn run(py: Python<'_>, argv: Vec<String>) -> i32 {
         &cfg.access_log_format,
     ) {
         return fail(&e);
+    }
+    if let Some(owner) = &owner {
+        give_log_files(&cfg, owner);
     }
     if cfg.capture_output && cfg.errorlog != "-" {
         flush_python_stdio(py);
@@ -380,27 +386,56 @@ fn run(py: Python<'_>, argv: Vec<String>) -> i32 {
         eprintln!("{e}");
         return arbiter::WORKER_BOOT_ERROR;
     }
-    let preloaded = if cfg.preload_app {
+    // --daemon: detach once everything that can fail on the command line
+    // has been checked (the sockets are bound), but not in a master started
+    // by a USR2 re-exec (its parent already detached), as in Gunicorn.
+    let detach = cfg.daemon && master_pid == 0 && (inherited.fds.is_empty() || inherited.systemd);
+    let mut preloaded = None;
+    if cfg.preload_app && !detach {
         match preload(py, &uri) {
-            Ok(app) => Some(app),
-            Err(code) => return code,
+            Ok(app) => preloaded = Some(app),
+            Err((msg, code)) => {
+                eprintln!("{msg}");
+                return code;
+            }
         }
-    } else {
-        None
-    };
+    }
     if let Some(path) = &cfg.pidfile {
         if let Err(e) = pidfile::check(&pidfile::name_for(path, master_pid != 0)) {
             return fail(&e);
         }
     }
-    let listeners = match listeners::bind_all(&cfg.bind, bind_options(&cfg), &inherited) {
+    let bind_opts = bind_options(&cfg, owner.as_ref());
+    let listeners = match listeners::bind_all(&cfg.bind, bind_opts, &inherited) {
         Ok(l) => l,
         Err(e) => return fail(&e),
     };
+    if detach {
+        flush_python_stdio(py);
+        if let Err(e) = daemon::daemonize(py, cfg.enable_stdio_inheritance) {
+            return fail(&e);
+        }
+        if cfg.capture_output && cfg.errorlog != "-" {
+            logging::capture_output();
+        }
+        if cfg.preload_app {
+            // After the fork: threads the application starts must live in
+            // the daemon. Errors go to the error log; stderr is gone.
+            match preload(py, &uri) {
+                Ok(app) => preloaded = Some(app),
+                Err((msg, code)) => {
+                    logging::error(msg.strip_prefix("ferricorn: error: ").unwrap_or(&msg));
+                    listeners::cleanup(&listeners);
+                    return code;
+                }
+            }
+        }
+    }
     let startup = arbiter::Startup {
         launch,
         master_pid,
         systemd: inherited.systemd,
+        owner,
     };
     let arbiter = match arbiter::Arbiter::new(Arc::new(cfg), listeners, preloaded, startup) {
         Ok(a) => a,
@@ -425,13 +460,28 @@ pub(crate) fn check_master_settings(cfg: &Config) -> Result<Option<privileges::O
         .map_err(|e| format!("ferricorn: error: {e}"))
 }
 
-/// The socket options of `cfg` that apply when binding.
-pub(crate) fn bind_options(cfg: &Config) -> listeners::BindOptions {
+/// The socket options of `cfg` that apply when binding; unix socket files
+/// go to `--user`/`--group` when given.
+pub(crate) fn bind_options(
+    cfg: &Config,
+    owner: Option<&privileges::Owner>,
+) -> listeners::BindOptions {
     listeners::BindOptions {
         backlog: cfg.backlog,
         reuse_port: cfg.reuse_port,
         umask: cfg.umask,
-        owner: None,
+        owner: owner.map(|o| (o.uid, o.gid)),
+    }
+}
+
+/// Gives the log files to `--user`/`--group`, as Gunicorn does, so workers
+/// can reopen them after USR1. A failure is a warning (Gunicorn ignores it).
+pub(crate) fn give_log_files(cfg: &Config, owner: &privileges::Owner) {
+    let files = [Some(cfg.errorlog.as_str()), cfg.accesslog.as_deref()];
+    for path in files.into_iter().flatten().filter(|p| *p != "-") {
+        if let Err(e) = privileges::chown_path(path, owner) {
+            logging::warning(&e);
+        }
     }
 }
 

@@ -28,11 +28,11 @@ fn lookup_user(name: &str) -> Result<libc::uid_t, String> {
     if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) {
         return name
             .parse()
-            .map_err(|_| format!("argument -u/--user: invalid user id: {name:?}"));
+            .map_err(|_| format!("argument -u/--user: invalid user id: '{name}'"));
     }
     match nix::unistd::User::from_name(name) {
         Ok(Some(u)) => Ok(u.uid.as_raw()),
-        Ok(None) => Err(format!("argument -u/--user: no such user: {name:?}")),
+        Ok(None) => Err(format!("argument -u/--user: no such user: '{name}'")),
         Err(e) => Err(format!("argument -u/--user: cannot look up {name:?}: {e}")),
     }
 }
@@ -42,11 +42,11 @@ fn lookup_group(name: &str) -> Result<libc::gid_t, String> {
     if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) {
         return name
             .parse()
-            .map_err(|_| format!("argument -g/--group: invalid group id: {name:?}"));
+            .map_err(|_| format!("argument -g/--group: invalid group id: '{name}'"));
     }
     match nix::unistd::Group::from_name(name) {
         Ok(Some(g)) => Ok(g.gid.as_raw()),
-        Ok(None) => Err(format!("argument -g/--group: no such group: {name:?}")),
+        Ok(None) => Err(format!("argument -g/--group: no such group: '{name}'")),
         Err(e) => Err(format!("argument -g/--group: cannot look up {name:?}: {e}")),
     }
 }

@@ -473,3 +473,147 @@ def test_process_title_with_a_long_name(server_factory):
         assert f.read().strip() == "shop-xxx-worker"
     r = exchange(srv.port, req("/cenv?name=FERRICORN_TEST_MARK_DIR"))
     assert r.json() == {"value": str(srv.mark_dir)}
+
+
+# -- --daemon and WINCH ---------------------------------------------------------------------
+
+def launch(args, tmp_path, timeout=20):
+    """Runs the server command to completion (a daemon's launcher returns
+    at once); returns (exit status, stderr)."""
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    env.pop("PYTHONPATH", None)
+    err_path = tmp_path / "launcher.stderr"
+    with open(err_path, "wb") as err:
+        p = subprocess.Popen(server_command() + list(args), cwd=str(APPS_DIR), env=env,
+                             stdin=subprocess.DEVNULL, stdout=err, stderr=err, start_new_session=True)
+        try:
+            code = p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            raise AssertionError("the launcher did not return")
+    return code, err_path.read_text()
+
+
+def test_daemon_detaches_and_winch_stops_the_workers(tmp_path):
+    port = free_port()
+    pidfile = tmp_path / "d.pid"
+    log = tmp_path / "error.log"
+    code, out = launch(["-D", "--pid", str(pidfile), "--error-logfile", str(log), "-w", "2",
+                        "-b", "127.0.0.1:%d" % port, "master_app:application"], tmp_path)
+    assert code == 0, out
+    daemon = wait_for(lambda: read_pid(pidfile), timeout=15, what="the daemon's pid file")
+    try:
+        wait_for(lambda: log.exists() and log.read_text().count("Booting worker") == 2, timeout=15,
+                 what="two workers")
+        # A new session, no terminal, standard streams on /dev/null.
+        assert os.getsid(daemon) != os.getsid(0)
+        for fd in (0, 1, 2):
+            assert os.readlink("/proc/%d/fd/%d" % (daemon, fd)) == "/dev/null"
+        r = exchange(port, req("/pid"))
+        assert r.status == 200 and r.json()["ppid"] == daemon
+
+        # WINCH (daemon only): the workers stop, the master stays.
+        os.kill(daemon, signal.SIGWINCH)
+        wait_for(lambda: "graceful stop of workers" in log.read_text(), timeout=10, what="WINCH")
+        wait_for(lambda: children(daemon) == [], timeout=15, what="the workers to stop")
+        assert not process_gone(daemon)
+        # TTIN brings one back.
+        os.kill(daemon, signal.SIGTTIN)
+        wait_for(lambda: len(children(daemon)) == 1, timeout=15, what="a worker after TTIN")
+        assert exchange(port, req("/pid")).json()["ppid"] == daemon
+    finally:
+        stop_pid(daemon)
+    assert not pidfile.exists()
+
+
+def test_daemon_with_stdio_inheritance_keeps_stderr(tmp_path):
+    port = free_port()
+    pidfile = tmp_path / "d.pid"
+    code, _ = launch(["-D", "-R", "--pid", str(pidfile), "-w", "1", "-b", "127.0.0.1:%d" % port,
+                      "master_app:application"], tmp_path)
+    assert code == 0
+    daemon = wait_for(lambda: read_pid(pidfile), timeout=15, what="the daemon's pid file")
+    try:
+        # The error log (stderr) still reaches the launcher's stderr file.
+        wait_for(lambda: "Booting worker" in (tmp_path / "launcher.stderr").read_text(), timeout=15,
+                 what="the daemon's log on the inherited stderr")
+        assert os.readlink("/proc/%d/fd/0" % daemon) == "/dev/null"
+    finally:
+        stop_pid(daemon)
+
+
+def test_winch_is_ignored_without_daemon(server_factory):
+    srv = server_factory("master_app:application", "-w", "1", "--log-level", "debug")
+    [worker] = srv.wait_workers(1)
+    srv.signal(signal.SIGWINCH)
+    srv.wait_for_log(r"SIGWINCH ignored. Not daemonized")
+    assert exchange(srv.port, req("/pid")).json()["pid"] == worker
+
+
+# -- --user, --group, --initgroups, --worker-tmp-dir -------------------------------------------
+
+def test_unknown_user_or_group_is_one_line(tmp_path):
+    for args, msg in ((["-u", "no-such-user-ferricorn"], "no such user: 'no-such-user-ferricorn'"),
+                      (["-g", "no-such-group-ferricorn"], "no such group: 'no-such-group-ferricorn'"),
+                      (["--worker-tmp-dir", str(tmp_path / "missing")], "not a directory")):
+        code, out = launch(args + ["master_app:application"], tmp_path)
+        lines = [ln for ln in out.splitlines() if ln.strip()]
+        assert code == 2 and len(lines) == 1 and lines[0].startswith("ferricorn: error:"), out
+        assert msg in lines[0], out
+
+
+def test_worker_tmp_dir_is_accepted(server_factory, tmp_path):
+    srv = server_factory("master_app:application", "-w", "1", "--worker-tmp-dir", str(tmp_path))
+    assert exchange(srv.port, req("/pid")).status == 200
+
+
+def owner_of(path):
+    st = os.stat(path)
+    return st.st_uid, st.st_gid
+
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="changing users needs root")
+
+
+def nobody():
+    import grp
+    import pwd
+
+    try:
+        u = pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("no user 'nobody'")
+    g = grp.getgrgid(u.pw_gid)
+    return u, g
+
+
+@needs_root
+def test_user_and_group_for_workers(server_factory, short_tmp):
+    u, g = nobody()
+    sock = str(short_tmp / "u.sock")
+    log = str(short_tmp / "e.log")
+    srv = server_factory("master_ids_app:application", "-w", "1", "-u", u.pw_name, "-g", str(g.gr_gid),
+                         "--error-logfile", log, bind="unix:" + sock, wait=False)
+    srv.unix_path = sock
+    srv.wait_ready()
+    r = exchange(None, req("/"), unix_path=sock)
+    assert r.status == 200, r
+    uid, gid, euid, egid, groups = r.body.decode().split(" ")
+    assert (int(uid), int(euid), int(gid), int(egid)) == (u.pw_uid, u.pw_uid, g.gr_gid, g.gr_gid)
+    assert groups == "", "the master's supplementary groups must not be kept"
+    # The master keeps its privileges; the socket and the log belong to the user.
+    with open("/proc/%d/status" % srv.pid) as f:
+        assert re.search(r"^Uid:\s+0\s", f.read(), re.M)
+    assert owner_of(sock) == (u.pw_uid, g.gr_gid)
+    assert owner_of(log) == (u.pw_uid, g.gr_gid)
+
+
+@needs_root
+def test_initgroups(server_factory):
+    u, g = nobody()
+    srv = server_factory("master_ids_app:application", "-w", "1", "-u", str(u.pw_uid), "-g", g.gr_name,
+                         "--initgroups")
+    uid, gid, _, _, groups = exchange(srv.port, req("/")).body.decode().split(" ")
+    assert (int(uid), int(gid)) == (u.pw_uid, g.gr_gid)
+    expected = sorted(set(os.getgrouplist(u.pw_name, g.gr_gid)))
+    assert [int(x) for x in groups.split(",") if x] == expected

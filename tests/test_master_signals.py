@@ -290,14 +290,17 @@ os.execv(sys.argv[2], sys.argv[2:])
 
 def test_systemd_socket_activation(short_tmp, tmp_path):
     """LISTEN_FDS/LISTEN_PID: the socket systemd passed as fd 3 is served,
-    --bind is ignored, and the socket file is left to systemd at exit."""
+    --bind is ignored, a USR2 hands it on the same way, and the socket file
+    is left to systemd at exit."""
     path = str(short_tmp / "act.sock")
     lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     lsock.bind(path)
     lsock.listen(16)
     nsock = notify_socket(str(short_tmp / "notify.sock"))
     ignored_port = free_port()
-    cmd = server_command() + ["-w", "1", "-b", "127.0.0.1:%d" % ignored_port, "master_app:application"]
+    pidfile = short_tmp / "p.pid"
+    cmd = server_command() + ["-w", "1", "-b", "127.0.0.1:%d" % ignored_port, "--pid", str(pidfile),
+                              "master_app:application"]
     env = dict(os.environ, NOTIFY_SOCKET=str(short_tmp / "notify.sock"), PYTHONDONTWRITEBYTECODE="1")
     env.pop("PYTHONPATH", None)
     err = open(tmp_path / "stderr", "wb")
@@ -306,24 +309,40 @@ def test_systemd_socket_activation(short_tmp, tmp_path):
                             stdout=subprocess.DEVNULL, stderr=err, pass_fds=(lsock.fileno(),),
                             start_new_session=True)
     lsock.close()  # the server holds the only copy now
+    new_master = None
+
+    def ppid():
+        return exchange(None, req("/pid"), unix_path=path).json()["ppid"]
+
     try:
         receive_until(nsock, "READY=1")
-        r = exchange(None, req("/pid"), unix_path=path)
-        assert r.status == 200 and r.json()["ppid"] == proc.pid
+        assert ppid() == proc.pid
         r = exchange(None, req("/env?name=LISTEN_FDS"), unix_path=path)
         assert r.json() == {"value": None}
         with socket.socket() as probe:
             assert probe.connect_ex(("127.0.0.1", ignored_port)) != 0, "--bind must be ignored"
         log = (tmp_path / "stderr").read_text()
         assert "Listening at: unix:%s" % path in log, log
+
+        # USR2 passes the socket on as LISTEN_FDS again (fd 3 in the new master).
+        proc.send_signal(signal.SIGUSR2)
+        new_master = wait_for(lambda: read_pid(str(pidfile) + ".2"), timeout=15, what="new master")
+        wait_for(lambda: ppid() == new_master, timeout=15, what="the new master's worker to answer")
+        assert os.readlink("/proc/%d/fd/3" % new_master).startswith("socket:")
+
         proc.send_signal(signal.SIGTERM)
         receive_until(nsock, "STOPPING=1")
         assert proc.wait(15) == 0
+        assert os.path.exists(path), "systemd's socket file must stay"
+        wait_for(lambda: read_pid(pidfile) == new_master, timeout=10, what="promotion")
+        assert ppid() == new_master
+        stop_pid(new_master)
         assert os.path.exists(path), "systemd's socket file must stay"
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
+        stop_pid(new_master)
         err.close()
         nsock.close()
 

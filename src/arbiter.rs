@@ -167,6 +167,8 @@ pub struct WorkerBoot<'a> {
     pub listeners: &'a [Listener],
     pub scoreboard: &'a Scoreboard,
     pub slot: usize,
+    /// Gunicorn's worker age: the spawn counter when this worker was made.
+    pub age: u64,
     pub master_pid: libc::pid_t,
 }
 
@@ -565,6 +567,7 @@ impl Arbiter {
                 listeners: &self.listeners,
                 scoreboard: &self.scoreboard,
                 slot,
+                age: self.next_age,
                 master_pid: self.pid,
             };
             let code = crate::worker::run(py, boot);

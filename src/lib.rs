@@ -17,6 +17,7 @@
 pub mod arbiter;
 pub mod config;
 pub mod daemon;
+pub mod hooks;
 pub mod http;
 pub mod listeners;
 pub mod logging;
@@ -405,6 +406,12 @@ fn run(py: Python<'_>, argv: Vec<String>) -> i32 {
             return fail(&e);
         }
     }
+    hooks::configure(py, &cfg);
+    if hooks::defined(hooks::Hook::OnStarting) {
+        if let Err(e) = hooks::call_fatal(py, "master_event", ("on_starting",)) {
+            return fail(&format!("on_starting hook failed: {e}"));
+        }
+    }
     let bind_opts = bind_options(&cfg, owner.as_ref());
     let listeners = match listeners::bind_all(&cfg.bind, bind_opts, &inherited) {
         Ok(l) => l,
@@ -489,6 +496,7 @@ pub(crate) fn give_log_files(cfg: &Config, owner: &privileges::Owner) {
 fn _ferricorn(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(run, m)?)?;
+    m.add_function(wrap_pyfunction!(hooks::_log, m)?)?;
     m.add_class::<wsgi::file_wrapper::FileWrapper>()?;
     Ok(())
 }

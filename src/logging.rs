@@ -294,7 +294,8 @@ pub fn access(rec: &AccessRecord<'_>) {
 enum Atom {
     Literal(Vec<u8>),
     RemoteAddr,  // h
-    Dash,        // l, u (no identd / user without auth parsing)
+    Dash,        // l (no identd)
+    User,        // u: the user name of a Basic Authorization header
     Time,        // t
     RequestLine, // r
     Method,      // m
@@ -357,7 +358,8 @@ impl AccessFormat {
     fn atom(name: &str) -> Atom {
         match name {
             "h" => Atom::RemoteAddr,
-            "l" | "u" => Atom::Dash,
+            "l" => Atom::Dash,
+            "u" => Atom::User,
             "t" => Atom::Time,
             "r" => Atom::RequestLine,
             "m" => Atom::Method,
@@ -390,12 +392,24 @@ impl AccessFormat {
         }
     }
 
-    fn render(&self, rec: &AccessRecord<'_>, out: &mut Vec<u8>) {
+    /// Appends one rendered line (without the newline) to `out`. Public for
+    /// the fuzz harness (fuzz/harness/src/access.rs).
+    #[doc(hidden)]
+    pub fn render(&self, rec: &AccessRecord<'_>, out: &mut Vec<u8>) {
         for atom in &self.0 {
             match atom {
                 Atom::Literal(l) => out.extend_from_slice(l),
                 Atom::RemoteAddr => out.extend_from_slice(rec.remote_addr.as_bytes()),
                 Atom::Dash => out.push(b'-'),
+                Atom::User => match basic_auth_user(rec.request_header("authorization")) {
+                    Some(u) if !u.is_empty() => {
+                        out.extend(
+                            u.iter()
+                                .map(|&c| if c < 0x20 || c == 0x7f { b'?' } else { c }),
+                        )
+                    }
+                    _ => out.push(b'-'),
+                },
                 Atom::Time => {
                     let mut s = String::with_capacity(32);
                     s.push('[');
@@ -444,6 +458,52 @@ impl AccessFormat {
     }
 }
 
+/// The user of `Authorization: Basic base64(user:password)`, as Gunicorn's
+/// `u` atom shows it; None for any other scheme or a malformed value.
+fn basic_auth_user(value: &[u8]) -> Option<Vec<u8>> {
+    let value = value.trim_ascii();
+    let (scheme, rest) = value.split_at(value.iter().position(|&c| c == b' ')?);
+    if !scheme.eq_ignore_ascii_case(b"basic") {
+        return None;
+    }
+    let decoded = base64_decode(rest.trim_ascii())?;
+    let user = match decoded.iter().position(|&c| c == b':') {
+        Some(i) => decoded[..i].to_vec(),
+        None => decoded,
+    };
+    Some(user)
+}
+
+/// Standard base64 with optional padding; None on any other byte.
+fn base64_decode(s: &[u8]) -> Option<Vec<u8>> {
+    let s = match s.iter().position(|&c| c == b'=') {
+        Some(i) if s[i..].iter().all(|&c| c == b'=') && s.len() - i <= 2 => &s[..i],
+        Some(_) => return None,
+        None => s,
+    };
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0u32;
+    for &c in s {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
 fn push_num(out: &mut Vec<u8>, n: u64) {
     let mut buf = itoa_buf(n);
     out.append(&mut buf);
@@ -465,6 +525,23 @@ fn itoa_buf(mut n: u64) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn basic_auth_user_is_decoded() {
+        use super::basic_auth_user;
+        // "alice:secret"
+        assert_eq!(
+            basic_auth_user(b"Basic YWxpY2U6c2VjcmV0").as_deref(),
+            Some(&b"alice"[..])
+        );
+        assert_eq!(
+            basic_auth_user(b"basic YWxpY2U=").as_deref(),
+            Some(&b"alice"[..])
+        );
+        assert_eq!(basic_auth_user(b"Bearer abc"), None);
+        assert_eq!(basic_auth_user(b"Basic !!!"), None);
+        assert_eq!(basic_auth_user(b""), None);
+    }
+
     use super::*;
 
     fn rec<'a>(headers: &'a [(&'a [u8], &'a [u8])]) -> AccessRecord<'a> {

@@ -82,8 +82,8 @@ def test_bad_value_in_config_file(tmp_path):
     _fails(tmp_path, "workers = 'many'\n", "workers")
 
 
-def test_unsupported_hook_in_config_file_is_refused(tmp_path):
-    _fails(tmp_path, "def post_fork(server, worker):\n    pass\n", "post_fork", "not supported yet")
+def test_hook_that_is_not_callable_is_refused(tmp_path):
+    _fails(tmp_path, "post_fork = 3\n", "post_fork", "not callable")
 
 
 def test_syntax_error_in_config_file(tmp_path):

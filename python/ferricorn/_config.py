@@ -50,7 +50,9 @@ def _where(exc, path=None):
 
 
 def load(path: str):
-    """Returns [(name, (tag, value))] for the file or module ``path``."""
+    """Returns [(name, (tag, value))] for the file or module ``path``.
+    Hook callables are also registered with ``_hooks`` (replacing those of
+    an earlier load: a HUP re-reads the file)."""
     if path.startswith("file:"):
         path = path[len("file:"):]
     if path.startswith("python:"):
@@ -79,6 +81,15 @@ def load(path: str):
             if isinstance(e, SystemExit):
                 raise ConfigFileError(f"config file {path!r} called exit()") from None
             raise ConfigFileError(f"config file {path!r} failed: {type(e).__name__}: {e}{_where(e, path)}") from None
+    from . import _hooks
+
+    _hooks.HOOKS.clear()
+    for name in _hooks.HOOK_NAMES:
+        if name in namespace and namespace[name] is not None:
+            try:
+                _hooks.register(name, namespace[name])
+            except _hooks.HookError as e:
+                raise ConfigFileError(str(e)) from None
     return [
         (name, _convert(value))
         for name, value in namespace.items()

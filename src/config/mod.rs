@@ -185,7 +185,8 @@ pub struct Config {
     pub worker_class: WorkerClass,
     /// At least 1.
     pub threads: u32,
-    /// Not configurable yet; Gunicorn's default, for the gthread worker.
+    /// Simultaneous connections per worker; at the cap the worker stops
+    /// accepting until one closes (0 is treated as 1).
     pub worker_connections: u64,
     pub backlog: i32,
     /// Seconds.
@@ -248,6 +249,10 @@ pub struct Config {
     pub header_timeout: u64,
     /// ferricorn: seconds of inactivity while reading a body; 0 = no limit.
     pub body_timeout: u64,
+    /// ferricorn: seconds a write may wait for the client; 0 = no limit.
+    pub write_timeout: u64,
+    /// ferricorn: largest request body in bytes; 0 = no limit.
+    pub limit_request_body: u64,
     pub permit_obsolete_folding: bool,
     pub casefold_http_method: bool,
     pub permit_unconventional_http_method: bool,
@@ -260,6 +265,9 @@ pub struct Config {
     /// (header, value) pairs by which a trusted proxy marks https; header
     /// names upper-case.
     pub secure_scheme_headers: Vec<(String, String)>,
+    /// Every setting's final value by Gunicorn name, in table order (for the
+    /// hooks' `server.cfg`).
+    pub values: Vec<(&'static str, Value)>,
 }
 
 impl Config {
@@ -748,6 +756,8 @@ impl<'a> Builder<'a> {
             body_buffer_size: self.usize("body_buffer_size")?,
             header_timeout: self.int("header_timeout")?,
             body_timeout: self.int("body_timeout")?,
+            write_timeout: self.int("write_timeout")?,
+            limit_request_body: self.int("limit_request_body")?,
             permit_obsolete_folding: self.flag("permit_obsolete_folding")?,
             casefold_http_method: self.flag("casefold_http_method")?,
             permit_unconventional_http_method: self.flag("permit_unconventional_http_method")?,
@@ -756,6 +766,11 @@ impl<'a> Builder<'a> {
             forwarded_allow_ips: self.list("forwarded_allow_ips")?,
             forwarder_headers: self.list("forwarder_headers")?,
             secure_scheme_headers,
+            values: table::SETTINGS
+                .iter()
+                .map(|s| s.name)
+                .zip(self.values.iter().cloned())
+                .collect(),
         })
     }
 }

@@ -230,7 +230,7 @@ const fn hook(name: &'static str, arity: u8, help: &'static str) -> Setting {
         K::Hook(arity),
         D::Hook,
         None,
-        NYI,
+        IMPL,
         Gunicorn,
         help,
     )
@@ -255,7 +255,7 @@ pub static SETTINGS: &[Setting] = &[
         "Worker type: sync or gthread."),
     row("threads", S::WorkerProcesses, &["--threads"], "INT", K::Int, D::Int(1), None, IMPL, Gunicorn,
         "Threads per worker; above 1 a sync worker becomes gthread."),
-    row("worker_connections", S::WorkerProcesses, &["--worker-connections"], "INT", K::Int, D::Int(1000), None, NYI, Gunicorn,
+    row("worker_connections", S::WorkerProcesses, &["--worker-connections"], "INT", K::Int, D::Int(1000), None, IMPL, Gunicorn,
         "Maximum simultaneous clients per worker (gthread)."),
     row("max_requests", S::WorkerProcesses, &["--max-requests"], "INT", K::Int, D::Int(0), None, IMPL, Gunicorn,
         "Restart a worker after it has served this many requests (0 = never)."),
@@ -436,6 +436,10 @@ pub static SETTINGS: &[Setting] = &[
         "Seconds allowed to receive a complete request head (0 = no limit)."),
     row("body_timeout", S::Ferricorn, &["--body-timeout"], "INT", K::Int, D::Int(30), None, IMPL, Ferricorn,
         "Seconds of inactivity allowed while reading a request body (0 = no limit)."),
+    row("write_timeout", S::Ferricorn, &["--write-timeout"], "INT", K::Int, D::Int(30), None, IMPL, Ferricorn,
+        "Seconds a response write may wait for the client to read (0 = no limit); a client that stops reading is disconnected after this."),
+    row("limit_request_body", S::Ferricorn, &["--limit-request-body"], "INT", K::Int, D::Int(0), None, IMPL, Ferricorn,
+        "Largest request body accepted, in bytes (0 = no limit); a larger one is answered 413."),
 ];
 
 /// Look a setting up by its Gunicorn name.

@@ -65,6 +65,7 @@ fn defaults_match_gunicorn() {
     assert_eq!(c.worker_class, WorkerClass::Sync);
     assert_eq!(c.threads, 1);
     assert_eq!(c.worker_connections, 1000);
+    assert_eq!(c.limit_request_body, 0);
     assert_eq!(c.backlog, 2048);
     assert_eq!(c.keepalive, 2);
     assert_eq!(c.timeout, 30);
@@ -813,8 +814,8 @@ fn not_yet_implemented_settings_are_refused() {
         "ferricorn: error: --paste/--paster (paste) is not supported yet"
     );
     assert_eq!(
-        err(&["--worker-connections", "2000"]),
-        "ferricorn: error: --worker-connections (worker_connections) is not supported yet"
+        err(&["--spew"]),
+        "ferricorn: error: --spew (spew) is not supported yet"
     );
     assert_eq!(
         cfg(&["--forwarded-allow-ips", "*"]).forwarded_allow_ips,
@@ -957,11 +958,9 @@ fn config_file_errors_are_one_line() {
         vec![("post_fork", Input::Object("conf.post_fork".into()))],
         false,
     );
-    assert_eq!(
-        hook,
-        Err(ConfigError(
-            "ferricorn: error: config file setting post_fork is not supported yet".into()
-        ))
+    assert!(
+        hook.is_ok(),
+        "hooks are accepted from a config file: {hook:?}"
     );
     let missing = with_file(&["-c", "missing.py"], &[], vec![], false);
     assert_eq!(
@@ -1075,7 +1074,13 @@ fn table_has_gunicorn_23s_93_settings() {
         .collect();
     assert_eq!(
         ext,
-        vec!["body_buffer_size", "header_timeout", "body_timeout"]
+        vec![
+            "body_buffer_size",
+            "header_timeout",
+            "body_timeout",
+            "write_timeout",
+            "limit_request_body"
+        ]
     );
 }
 
@@ -1123,6 +1128,7 @@ fn implemented_settings_are_the_expected_ones() {
         "workers",
         "worker_class",
         "threads",
+        "worker_connections",
         "max_requests",
         "max_requests_jitter",
         "timeout",
@@ -1159,9 +1165,27 @@ fn implemented_settings_are_the_expected_ones() {
         "capture_output",
         "enable_stdio_inheritance",
         "proc_name",
+        "on_starting",
+        "on_reload",
+        "when_ready",
+        "pre_fork",
+        "post_fork",
+        "post_worker_init",
+        "worker_int",
+        "worker_abort",
+        "pre_exec",
+        "pre_request",
+        "post_request",
+        "child_exit",
+        "worker_exit",
+        "nworkers_changed",
+        "on_exit",
+        "ssl_context",
         "body_buffer_size",
         "header_timeout",
         "body_timeout",
+        "write_timeout",
+        "limit_request_body",
     ];
     assert_eq!(implemented, expected);
 }
@@ -1230,14 +1254,12 @@ fn set_by_name_uses_the_cli_rules_with_python_values() {
         e(b.set("statsd_host", Input::Str("h:1".into()), Source::ConfigFile)),
         "ferricorn: error: config file setting statsd_host is not supported yet"
     );
-    assert_eq!(
-        e(b.set(
-            "post_fork",
-            Input::Object("my_post_fork".into()),
-            Source::ConfigFile
-        )),
-        "ferricorn: error: config file setting post_fork is not supported yet"
-    );
+    b.set(
+        "post_fork",
+        Input::Object("my_post_fork".into()),
+        Source::ConfigFile,
+    )
+    .expect("hooks are implemented");
     assert_eq!(
         e(b.set("bogus", Input::None, Source::ConfigFile)),
         "ferricorn: error: unknown setting: bogus"

@@ -18,7 +18,7 @@ pub use body::{ChunkedDecoder, Decoded};
 pub use request::{
     parse_head, parse_head_from, BodyFraming, Header, Limits, RequestHead, Span, Version,
 };
-pub use response::{error_response, reason_phrase, HttpDate};
+pub use response::{error_response, reason_phrase, strip_body, HttpDate};
 
 /// A request the server must refuse; the connection is closed after the answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -203,7 +203,9 @@ pub struct RequestHead {
     /// drops those).
     pub headers: Vec<Header>,
     pub framing: BodyFraming,
-    /// Whether the connection may be reused after this exchange.
+    /// Whether the connection may be reused after this exchange. Never after
+    /// CONNECT: what follows its head is tunnel data (RFC 9110 §9.3.6), and
+    /// a 2xx answer tells the client the connection has become a tunnel.
     pub keep_alive: bool,
     /// `Expect: 100-continue` on HTTP/1.1.
     pub expect_continue: bool,
@@ -582,7 +584,7 @@ fn parse_inner(buf: &[u8], limits: &Limits) -> Result<Option<Parsed>, HttpError>
                 version: rl.version,
                 headers,
                 framing: sem.framing,
-                keep_alive: sem.keep_alive,
+                keep_alive: sem.keep_alive && !rl.connect,
                 expect_continue: sem.expect_continue,
             }));
         }
@@ -613,7 +615,7 @@ fn parse_inner(buf: &[u8], limits: &Limits) -> Result<Option<Parsed>, HttpError>
         version: rl.version,
         headers,
         framing: sem.framing,
-        keep_alive: sem.keep_alive,
+        keep_alive: sem.keep_alive && !rl.connect,
         expect_continue: sem.expect_continue,
     }))
 }
@@ -675,6 +677,8 @@ struct RequestLine {
     target: Span,
     version: Version,
     casefold: bool,
+    /// The method is CONNECT: the connection is never reused afterwards.
+    connect: bool,
 }
 
 /// `line` is the request line without its CRLF; spans are relative to its start.
@@ -715,7 +719,8 @@ fn parse_request_line(line: &[u8], limits: &Limits) -> Result<RequestLine, HttpE
     if !target.iter().all(|&b| TARGET_CHAR[b as usize]) {
         return Err(E_TARGET);
     }
-    if is_method(b"CONNECT") {
+    let connect = is_method(b"CONNECT");
+    if connect {
         if !is_authority_form(target) {
             return Err(HttpError::bad_request(
                 "CONNECT requires an authority-form target",
@@ -745,6 +750,7 @@ fn parse_request_line(line: &[u8], limits: &Limits) -> Result<RequestLine, HttpE
         target: Span::new(t0, t0 + target.len()),
         version,
         casefold,
+        connect,
     })
 }
 
@@ -830,7 +836,10 @@ fn absolute_after_scheme(t: &[u8]) -> Option<&[u8]> {
     t.get(colon + 1..)?.strip_prefix(b"//")
 }
 
-/// absolute-form: scheme "://" authority [path-abempty] ["?" query].
+/// absolute-form: scheme "://" authority [path-abempty] ["?" query], with
+/// no userinfo: RFC 9110 §4.2.4 says to treat userinfo in an http(s) URI as
+/// an error (it is used to disguise the authority, and a proxy that routes
+/// on it may disagree with an application that reads it).
 fn is_absolute_form(t: &[u8]) -> bool {
     let after = match absolute_after_scheme(t) {
         Some(a) => a,
@@ -841,7 +850,9 @@ fn is_absolute_form(t: &[u8]) -> bool {
         .position(|&b| b == b'/' || b == b'?' || b == b'#')
         .unwrap_or(after.len());
     let authority = after.get(..end).unwrap_or(&[]);
-    !authority.is_empty() && authority.iter().all(|&b| AUTHORITY_CHAR[b as usize])
+    !authority.is_empty()
+        && !authority.contains(&b'@')
+        && authority.iter().all(|&b| AUTHORITY_CHAR[b as usize])
 }
 
 /// authority-form (CONNECT only): host ":" port, no userinfo.
@@ -1612,13 +1623,9 @@ X-Latin: caf\xe9 \xff\r\n!#$%&'*+-.^_`|~09azAZ: tokens\r\nX_Under: kept\r\n\r\n"
 
     #[test]
     fn target_forms() {
-        let h =
-            ok(b"GET http://user:pass@example.com:8080/p/a?q=1#frag HTTP/1.1\r\nHost: x\r\n\r\n");
+        let h = ok(b"GET http://example.com:8080/p/a?q=1#frag HTTP/1.1\r\nHost: x\r\n\r\n");
         assert_eq!(h.path_and_query(), (&b"/p/a"[..], &b"q=1"[..]));
-        assert_eq!(
-            h.target_authority(),
-            Some(&b"user:pass@example.com:8080"[..])
-        );
+        assert_eq!(h.target_authority(), Some(&b"example.com:8080"[..]));
         let h = ok(b"GET https://[::1]:8443 HTTP/1.1\r\nHost: x\r\n\r\n");
         assert_eq!(h.path_and_query(), (&b"/"[..], &b""[..]));
         assert_eq!(h.target_authority(), Some(&b"[::1]:8443"[..]));
@@ -1629,6 +1636,9 @@ X-Latin: caf\xe9 \xff\r\n!#$%&'*+-.^_`|~09azAZ: tokens\r\nX_Under: kept\r\n\r\n"
         let h = ok(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n");
         assert_eq!(h.path_and_query(), (&b"example.com:443"[..], &b""[..]));
         assert_eq!(h.target_authority(), Some(&b"example.com:443"[..]));
+        // RFC 9110 §9.3.6: bytes after a CONNECT head are tunnel data, never
+        // a next request, so the connection is not reused.
+        assert!(!h.keep_alive);
         ok(b"CONNECT [2001:db8::1]:443 HTTP/1.1\r\nHost: x\r\n\r\n");
         ok(b"CONNECT 10.0.0.1:8080 HTTP/1.1\r\nHost: x\r\n\r\n");
         let h = ok(b"GET /p?a=1?b=2 HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -1733,6 +1743,7 @@ X-Latin: caf\xe9 \xff\r\n!#$%&'*+-.^_`|~09azAZ: tokens\r\nX_Under: kept\r\n\r\n"
         );
         assert_eq!(h.method(), b"CONNECT");
         assert_eq!(h.raw.get(..7), Some(&b"CONNECT"[..]));
+        assert!(!h.keep_alive);
         let (h, _) = ok_with(b"options * HTTP/1.1\r\nHost: x\r\n\r\n", &fold);
         assert_eq!(h.method(), b"OPTIONS");
         // casefold alone does not permit lowercase (gunicorn checks first).
@@ -1921,6 +1932,10 @@ X-Latin: caf\xe9 \xff\r\n!#$%&'*+-.^_`|~09azAZ: tokens\r\nX_Under: kept\r\n\r\n"
             b"CONNECT http://example.com:443 HTTP/1.1\r\nHost: x\r\n\r\n",
             b"CONNECT [zz]:443 HTTP/1.1\r\nHost: x\r\n\r\n",
             b"CONNECT :443 HTTP/1.1\r\nHost: x\r\n\r\n",
+            // RFC 9110 §4.2.4: userinfo in an http(s) URI is an error.
+            b"GET http://user:pass@example.com:8080/p HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"GET http://trusted.example@evil.example/ HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"GET http://@h/ HTTP/1.1\r\nHost: x\r\n\r\n",
         ] {
             assert_eq!(bad(req), 400, "{}", s(req));
         }

@@ -113,6 +113,14 @@ pub fn error_response(code: u16, server: &str, date: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Cuts a complete response down to its head (status line and fields), for
+/// an answer to HEAD: the Content-Length stays, the content goes.
+pub fn strip_body(response: &mut Vec<u8>) {
+    if let Some(end) = response.windows(4).position(|w| w == b"\r\n\r\n") {
+        response.truncate(end + 4);
+    }
+}
+
 fn push_field_value(out: &mut Vec<u8>, v: &[u8]) {
     out.extend(
         v.iter()

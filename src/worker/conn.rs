@@ -165,9 +165,8 @@ enum ReadEnd {
     Reject(HttpError),
 }
 
-/// Serves one connection until it closes.
+/// Serves one connection until it closes. The accept loop counted it open.
 pub async fn serve(worker: Rc<Worker>, mut stream: Stream, peer: Arc<Peer>, listener: usize) {
-    worker.conn_opened();
     let mut buf = BytesMut::with_capacity(4096);
     let mut first = true;
     loop {
@@ -206,6 +205,8 @@ pub async fn serve(worker: Rc<Worker>, mut stream: Stream, peer: Arc<Peer>, list
         let Done {
             keep_alive,
             abort,
+            linger,
+            discard,
             pending,
             file,
             buf: rest,
@@ -228,6 +229,13 @@ pub async fn serve(worker: Rc<Worker>, mut stream: Stream, peer: Arc<Peer>, list
             a.log(&peer, status, body_bytes, &resp_headers, started.elapsed());
         }
         worker.request_done();
+        if ok && discard > 0 && keep_alive && !abort {
+            ok = skip_body(&worker, &mut stream, discard).await;
+        }
+        if ok && linger {
+            linger_close(&stream).await;
+            break;
+        }
         if !ok || abort || !keep_alive || worker.is_closing() {
             break;
         }
@@ -358,6 +366,8 @@ async fn read_more(
     }
 }
 
+const TOO_LARGE: HttpError = HttpError::new(413, "request body larger than --limit-request-body");
+
 /// Reads a body of up to `--body-buffer-size` before the app is called;
 /// larger ones (and ones behind `Expect: 100-continue` whose size is not
 /// known) stream through `wsgi.input`.
@@ -380,9 +390,19 @@ async fn read_body(
                 send_continue,
                 done: false,
                 broken: false,
+                limit: worker.limit_request_body(),
+                seen: prefix.len() as u64,
+                too_large: false,
+                bad_framing: None,
                 prefix,
             })
         };
+    let limit = worker.limit_request_body();
+    if let BodyFraming::Length(n) = head.framing {
+        if limit > 0 && n > limit {
+            return Err(ReadEnd::Reject(TOO_LARGE));
+        }
+    }
     match head.framing {
         BodyFraming::None | BodyFraming::Length(0) => Ok(Body::Empty),
         BodyFraming::Length(n) if n <= threshold as u64 => {
@@ -428,6 +448,9 @@ async fn read_body(
                     let d = dec.decode(buf).map_err(ReadEnd::Reject)?;
                     if let Some(r) = d.data {
                         decoded.extend_from_slice(&buf[r]);
+                        if limit > 0 && decoded.len() as u64 > limit {
+                            return Err(ReadEnd::Reject(TOO_LARGE));
+                        }
                     }
                     buf.advance(d.consumed);
                     if d.done {
@@ -444,6 +467,27 @@ async fn read_body(
             }
         }
     }
+}
+
+/// Reads and throws away the `n` body bytes the app left unread, so the
+/// next request starts where it should. False if the client stalls past
+/// `--body-timeout` or goes away.
+async fn skip_body(worker: &Worker, stream: &mut Stream, mut n: u64) -> bool {
+    let mut scratch = BytesMut::with_capacity(n.min(16 * 1024) as usize);
+    while n > 0 {
+        scratch.clear();
+        let want = n.min(scratch.capacity() as u64) as usize;
+        match tokio::time::timeout(
+            worker.body_timeout(),
+            stream.read_at_most(&mut scratch, want),
+        )
+        .await
+        {
+            Ok(Ok(k)) if k > 0 => n -= k as u64,
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// Answers a protocol error and closes without reading another request.
@@ -464,7 +508,9 @@ async fn linger_close(stream: &Stream) {
     // SAFETY: shutdown on our own open socket.
     unsafe { libc::shutdown(fd, libc::SHUT_WR) };
     let deadline = Instant::now() + Duration::from_secs(1);
-    let mut scratch = [0u8; 16 * 1024];
+    // On the heap: an array here would be part of every connection task's
+    // state (futures are sized for their largest await point), idle or not.
+    let mut scratch = vec![0u8; 16 * 1024];
     let mut total = 0usize;
     while total < 256 * 1024 {
         let ready = match stream {

@@ -31,6 +31,7 @@ use tokio::sync::watch;
 
 use crate::arbiter::{WorkerBoot, WORKER_BOOT_ERROR};
 use crate::config::Config;
+use crate::hooks::{self, Hook};
 use crate::http::{error_response, HttpDate, Limits};
 use crate::listeners::Kind;
 use crate::logging;
@@ -50,15 +51,12 @@ fn seconds_or_unlimited(secs: u64) -> Duration {
     Duration::from_secs(if secs == 0 { 365 * 24 * 3600 } else { secs })
 }
 
-/// How long a response write may wait for the client to make progress:
-/// `--timeout`, but never under 30 s (a slow reader is not a stuck worker),
-/// and without limit when `--timeout 0` disables timeouts.
+/// How long a response write may wait for the client to make progress
+/// (`--write-timeout`, 0 = no limit): a client that stops reading is cut
+/// off after this, whatever `--timeout` says (a slow reader is not a stuck
+/// worker).
 pub fn write_timeout(cfg: &Config) -> Duration {
-    if cfg.timeout == 0 {
-        seconds_or_unlimited(0)
-    } else {
-        Duration::from_secs(cfg.timeout.max(30))
-    }
+    seconds_or_unlimited(cfg.write_timeout)
 }
 
 /// A complete error response for `status`, closing the connection.
@@ -77,6 +75,11 @@ pub struct Worker {
     limits: Limits,
     dispatch: Dispatch,
     connections: Cell<usize>,
+    /// `--worker-connections`: at this many open connections the accept
+    /// loops pause (new clients wait in the kernel's backlog).
+    max_connections: usize,
+    /// Wakes paused accept loops when a connection closes.
+    room: tokio::sync::Notify,
     requests: Cell<u64>,
     max_requests: u64,
     closing_tx: watch::Sender<bool>,
@@ -99,6 +102,9 @@ impl Worker {
     fn write_timeout(&self) -> Duration {
         write_timeout(&self.cfg)
     }
+    fn limit_request_body(&self) -> u64 {
+        self.cfg.limit_request_body
+    }
     fn body_buffer_size(&self) -> usize {
         self.cfg.body_buffer_size
     }
@@ -117,8 +123,18 @@ impl Worker {
         self.connections.set(self.connections.get() + 1);
     }
     fn conn_closed(&self) {
-        self.connections
-            .set(self.connections.get().saturating_sub(1));
+        let n = self.connections.get().saturating_sub(1);
+        self.connections.set(n);
+        if n < self.max_connections {
+            self.room.notify_waiters();
+        }
+    }
+    /// Waits until one more connection fits under `--worker-connections`.
+    /// Single-threaded: nothing runs between the check and the wait.
+    async fn room_for_one_more(&self) {
+        while self.connections.get() >= self.max_connections {
+            self.room.notified().await;
+        }
     }
     fn request_done(&self) {
         let n = self.requests.get() + 1;
@@ -242,6 +258,12 @@ fn reopen_logs() {
 pub fn run(py: Python<'_>, boot: WorkerBoot<'_>) -> i32 {
     install_fast_exit();
     install_flag_handlers();
+    if hooks::any_in_worker() {
+        hooks::call(py, "worker_boot", (boot.age, boot.master_pid));
+    }
+    // Python-level handlers for worker_int / worker_abort, installed before
+    // faulthandler so that its SIGABRT dump chains to the hook.
+    let hook_signals = install_hook_signals(py);
     // Before the import: an app stuck while importing is timed out too, and
     // its stack should show where.
     install_stack_dump(py);
@@ -266,6 +288,9 @@ pub fn run(py: Python<'_>, boot: WorkerBoot<'_>) -> i32 {
             return WORKER_BOOT_ERROR;
         }
     };
+    if hooks::defined(Hook::PostWorkerInit) {
+        hooks::call(py, "worker_ready", (app.app.clone_ref(py),));
+    }
     let threads = cfg.threads.max(1) as usize;
     let inline = threads == 1;
     let dispatch = if inline {
@@ -315,6 +340,8 @@ pub fn run(py: Python<'_>, boot: WorkerBoot<'_>) -> i32 {
         cfg: cfg.clone(),
         dispatch,
         connections: Cell::new(0),
+        max_connections: usize::try_from(cfg.worker_connections.max(1)).unwrap_or(usize::MAX),
+        room: tokio::sync::Notify::new(),
         requests: Cell::new(0),
         max_requests,
         closing_tx,
@@ -331,6 +358,7 @@ pub fn run(py: Python<'_>, boot: WorkerBoot<'_>) -> i32 {
                 boot.scoreboard,
                 boot.slot,
                 boot.master_pid,
+                hook_signals,
             ),
         )
     };
@@ -346,7 +374,74 @@ pub fn run(py: Python<'_>, boot: WorkerBoot<'_>) -> i32 {
         code
     };
     drop(rt);
+    if hooks::defined(Hook::WorkerExit) {
+        hooks::call(py, "worker_exit", ());
+    }
     code
+}
+
+/// When the config defines worker_int or worker_abort: Python handlers for
+/// SIGINT/SIGQUIT/SIGABRT (they run between bytecodes, so also in the middle
+/// of a request) and a wake-up pipe that Python's C-level handler writes to,
+/// returned so the event loop can run the handler while it sleeps.
+fn install_hook_signals(py: Python<'_>) -> Option<std::os::fd::OwnedFd> {
+    if !hooks::defined(Hook::WorkerInt) && !hooks::defined(Hook::WorkerAbort) {
+        return None;
+    }
+    let (r, w) =
+        match nix::unistd::pipe2(nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC) {
+            Ok(p) => p,
+            Err(e) => {
+                logging::error(&format!("Cannot create the hook signal pipe: {e}"));
+                return None;
+            }
+        };
+    use std::os::fd::AsRawFd;
+    let installed = py
+        .import("ferricorn._hooks")
+        .and_then(|m| m.call_method1("install_worker_signals", (w.as_raw_fd(),)))
+        .and_then(|v| v.extract::<bool>());
+    match installed {
+        Ok(true) => {
+            // Python keeps using the write end's number; it must stay open.
+            std::mem::forget(w);
+            Some(r)
+        }
+        Ok(false) => None,
+        Err(e) => {
+            logging::error(&format!(
+                "Cannot install the worker_int/worker_abort hooks: {e}"
+            ));
+            None
+        }
+    }
+}
+
+/// Runs pending Python signal handlers (worker_int / worker_abort) each time
+/// Python's signal handler writes to the wake-up pipe.
+async fn run_hook_signals(fd: std::os::fd::OwnedFd) {
+    let Ok(rx) = tokio::net::unix::pipe::Receiver::from_owned_fd(fd) else {
+        return;
+    };
+    let mut buf = [0u8; 64];
+    loop {
+        if rx.readable().await.is_err() {
+            return;
+        }
+        while let Ok(n) = rx.try_read(&mut buf) {
+            if n == 0 {
+                return;
+            }
+        }
+        Python::attach(|py| {
+            // SAFETY: attached; runs the handlers Python's C handler queued.
+            if unsafe { pyo3::ffi::PyErr_CheckSignals() } != 0 {
+                if let Some(e) = PyErr::take(py) {
+                    logging::error(&format!("Error in a signal hook: {e}"));
+                }
+            }
+        });
+    }
 }
 
 fn limits_of(cfg: &Config) -> Limits {
@@ -377,7 +472,11 @@ async fn serve_all(
     scoreboard: &Scoreboard,
     slot: usize,
     master_pid: libc::pid_t,
+    hook_signals: Option<std::os::fd::OwnedFd>,
 ) -> i32 {
+    if let Some(fd) = hook_signals {
+        tokio::task::spawn_local(run_hook_signals(fd));
+    }
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(s) => s,
         Err(e) => {
@@ -405,7 +504,7 @@ async fn serve_all(
         match &l.kind {
             Kind::Tcp(_) => match TcpListener::from_std(std::net::TcpListener::from(fd)) {
                 Ok(tl) => {
-                    tokio::task::spawn_local(accept_tcp(w, tl, idx));
+                    tokio::task::spawn_local(accept_loop(w, tl, idx));
                 }
                 Err(e) => {
                     logging::error(&format!("Cannot use listener {}: {e}", l.url()));
@@ -415,7 +514,7 @@ async fn serve_all(
             Kind::Unix(_) => {
                 match UnixListener::from_std(std::os::unix::net::UnixListener::from(fd)) {
                     Ok(ul) => {
-                        tokio::task::spawn_local(accept_unix(w, ul, idx));
+                        tokio::task::spawn_local(accept_loop(w, ul, idx));
                     }
                     Err(e) => {
                         logging::error(&format!("Cannot use listener {}: {e}", l.url()));
@@ -484,60 +583,79 @@ fn is_resource_exhaustion(e: &std::io::Error) -> bool {
     )
 }
 
+thread_local! {
+    /// When the last "cannot accept" line was logged (one per 10 s at most:
+    /// descriptor exhaustion can last, the log must not fill the disk).
+    static LAST_ACCEPT_ERROR_LOG: Cell<u64> = const { Cell::new(0) };
+}
+
+/// After a failed accept. Out of descriptors or memory: log (rate-limited)
+/// and pause 100 ms, so the loop neither spins on a listener that stays
+/// readable nor dies; it serves again as soon as descriptors are free.
+/// Other errors (a client that reset before accept) are the client's.
 async fn accept_backoff(e: std::io::Error) {
     if is_resource_exhaustion(&e) {
-        logging::error(&format!("Cannot accept a connection: {e}; retrying"));
+        let now = crate::scoreboard::now_ms();
+        let last = LAST_ACCEPT_ERROR_LOG.with(Cell::get);
+        if last == 0 || now.saturating_sub(last) >= 10_000 {
+            LAST_ACCEPT_ERROR_LOG.with(|c| c.set(now.max(1)));
+            logging::error(&format!(
+                "Cannot accept a connection: {e}; pausing accepts and retrying"
+            ));
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
-async fn accept_tcp(worker: Rc<Worker>, l: TcpListener, idx: usize) {
+/// A listening socket of either family.
+trait Accept {
+    async fn accept_one(&self) -> std::io::Result<(conn::Stream, Peer)>;
+}
+
+impl Accept for TcpListener {
+    async fn accept_one(&self) -> std::io::Result<(conn::Stream, Peer)> {
+        let (s, addr) = self.accept().await?;
+        let _ = s.set_nodelay(true);
+        let peer = Peer {
+            ip: Some(addr.ip()),
+            addr: addr.ip().to_string(),
+            port: Some(addr.port().to_string()),
+        };
+        Ok((conn::Stream::Tcp(s), peer))
+    }
+}
+
+impl Accept for UnixListener {
+    async fn accept_one(&self) -> std::io::Result<(conn::Stream, Peer)> {
+        let (s, _) = self.accept().await?;
+        let peer = Peer {
+            ip: None,
+            addr: String::new(),
+            port: None,
+        };
+        Ok((conn::Stream::Unix(s), peer))
+    }
+}
+
+/// Accepts connections on one listener until the worker stops, pausing
+/// while the worker is at `--worker-connections`.
+async fn accept_loop(worker: Rc<Worker>, l: impl Accept, idx: usize) {
     loop {
+        tokio::select! {
+            _ = worker.room_for_one_more() => {}
+            _ = worker.closed() => return,
+        }
         let r = tokio::select! {
-            r = l.accept() => r,
+            r = l.accept_one() => r,
             _ = worker.closed() => return,
         };
         match r {
             Ok(_) if worker.is_closing() => return, // stopping: never serve a new connection
-            Ok((s, addr)) => {
-                let _ = s.set_nodelay(true);
-                let peer = Arc::new(Peer {
-                    ip: Some(addr.ip()),
-                    addr: addr.ip().to_string(),
-                    port: Some(addr.port().to_string()),
-                });
-                tokio::task::spawn_local(conn::serve(
-                    worker.clone(),
-                    conn::Stream::Tcp(s),
-                    peer,
-                    idx,
-                ));
-            }
-            Err(e) => accept_backoff(e).await,
-        }
-    }
-}
-
-async fn accept_unix(worker: Rc<Worker>, l: UnixListener, idx: usize) {
-    loop {
-        let r = tokio::select! {
-            r = l.accept() => r,
-            _ = worker.closed() => return,
-        };
-        match r {
-            Ok(_) if worker.is_closing() => return,
-            Ok((s, _)) => {
-                let peer = Arc::new(Peer {
-                    ip: None,
-                    addr: String::new(),
-                    port: None,
-                });
-                tokio::task::spawn_local(conn::serve(
-                    worker.clone(),
-                    conn::Stream::Unix(s),
-                    peer,
-                    idx,
-                ));
+            Ok((stream, peer)) => {
+                // Counted here, not in the task: a burst of accepts must see
+                // the connections it already took.
+                worker.conn_opened();
+                tokio::task::spawn_local(conn::serve(worker.clone(), stream, Arc::new(peer), idx));
             }
             Err(e) => accept_backoff(e).await,
         }

@@ -193,12 +193,15 @@ pub fn load_callable(py: Python<'_>, uri: &str) -> Result<Py<PyAny>, LoadError> 
             }
             // One line at ERROR (what failed and where); the whole
             // traceback at DEBUG for those who ask with --log-level debug.
+            // Before 3.12 the traceback travels beside the exception value
+            // in the PyErr; into_value() attaches it to `__traceback__`.
+            let value = e.clone_ref(py).into_value(py);
             let summary = loader
-                .call_method1("summarize", (e.value(py),))
+                .call_method1("summarize", (value.bind(py),))
                 .and_then(|t| t.extract::<String>())
                 .unwrap_or_else(|_| e.to_string());
             let tb = format_exception
-                .call1((e.value(py),))
+                .call1((value.bind(py),))
                 .and_then(|t| t.extract::<String>())
                 .unwrap_or_else(|_| e.to_string());
             return Err(LoadError::Traceback {
@@ -347,8 +350,11 @@ impl WsgiApp {
 
     /// Formats a Python exception with its traceback for the error log.
     pub fn traceback(&self, py: Python<'_>, e: &PyErr) -> String {
+        // Before 3.12 the traceback travels beside the value in the PyErr;
+        // into_value() attaches it (else only the last line would show).
+        let value = e.clone_ref(py).into_value(py);
         self.format_exception
-            .call1(py, (e.value(py),))
+            .call1(py, (value,))
             .and_then(|t| t.extract::<String>(py))
             .unwrap_or_else(|_| e.to_string())
     }

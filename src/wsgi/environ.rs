@@ -231,6 +231,20 @@ pub fn build<'py>(
             None => env.set_item(&key, val)?,
         }
     }
+    // An absolute-form target's authority replaces Host (RFC 9112 §3.2.2:
+    // the server MUST ignore the Host field then); the parser already
+    // checked that a Host field is present.
+    let authority = if method == b"CONNECT" {
+        None
+    } else {
+        head.target_authority()
+    };
+    if let Some(auth) = authority {
+        match k.headers.get(&b"host"[..]) {
+            Some(key) => env.set_item(key.bind(py), latin1(py, auth)?)?,
+            None => env.set_item("HTTP_HOST", latin1(py, auth)?)?,
+        }
+    }
     let mut https = false;
     // A trusted proxy may say the client spoke https (Gunicorn's
     // forwarded_allow_ips + secure_scheme_headers; default: localhost only).
@@ -256,7 +270,7 @@ pub fn build<'py>(
     // On a Unix socket there is no local address to report: Gunicorn takes
     // SERVER_NAME/SERVER_PORT from the Host header (default port by scheme).
     if ex.peer.ip.is_none() {
-        if let Some(host) = head.header("host") {
+        if let Some(host) = authority.or_else(|| head.header("host")) {
             let (name, port) = split_host(host);
             env.set_item(&k.server_name, latin1(py, name)?)?;
             env.set_item(

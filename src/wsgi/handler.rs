@@ -16,6 +16,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 
+use crate::hooks::{self, Hook};
 use crate::http::Version;
 use crate::logging;
 
@@ -28,7 +29,7 @@ use super::{Body, Done, Exchange, FileSend};
 
 /// How much of an unread request body is drained so the connection can be
 /// kept; beyond it the connection closes (as Gunicorn's gthread worker does).
-const DRAIN_LIMIT: usize = 64 * 1024;
+use super::input::{Framing, DRAIN_LIMIT};
 
 fn body_item<'a, 'py>(item: &'a Bound<'py, PyAny>) -> PyResult<&'a Bound<'py, PyBytes>> {
     item.cast::<PyBytes>().map_err(|_| {
@@ -42,6 +43,8 @@ fn body_item<'a, 'py>(item: &'a Bound<'py, PyAny>) -> PyResult<&'a Bound<'py, Py
 }
 
 /// Runs `ex` through the application; never fails.
+// The early-exit value of the inner closure is a whole `Done`, built once.
+#[allow(clippy::result_large_err)]
 pub fn handle(py: Python<'_>, app: &WsgiApp, mut ex: Exchange) -> Done {
     let head_request = ex.head.method() == b"HEAD";
     let http11 = ex.head.version == Version::Http11;
@@ -54,6 +57,7 @@ pub fn handle(py: Python<'_>, app: &WsgiApp, mut ex: Exchange) -> Done {
     let write_timeout = crate::worker::write_timeout(&app.cfg);
     let mut file = None;
 
+    let streaming = stream.is_some();
     let outcome: Result<(Bound<'_, Input>, Bound<'_, StartResponse>), Done> = (|| {
         let input = if data.is_empty() && stream.is_none() {
             app.empty_input.bind(py).clone()
@@ -71,6 +75,9 @@ pub fn handle(py: Python<'_>, app: &WsgiApp, mut ex: Exchange) -> Done {
             )),
         )
         .map_err(|_| internal())?;
+        if streaming {
+            sr.borrow_mut().out.input = Some(input.clone().unbind());
+        }
         let env = match environ::build(py, app, &ex, input.clone().into_any()) {
             Ok(Ok(env)) => env,
             Ok(Err(e)) => {
@@ -85,6 +92,12 @@ pub fn handle(py: Python<'_>, app: &WsgiApp, mut ex: Exchange) -> Done {
                 return Err(internal());
             }
         };
+        // Hooks (pre_request / post_request) only when the config has them.
+        let hook_req = if hooks::per_request() {
+            hooks::pre_request(py, &env).map(|r| (r, env.clone()))
+        } else {
+            None
+        };
         let result = match app.app.bind(py).call1((env, sr.clone())) {
             Ok(r) => {
                 let run = run_result(py, &r, &sr, &mut file);
@@ -94,9 +107,37 @@ pub fn handle(py: Python<'_>, app: &WsgiApp, mut ex: Exchange) -> Done {
             Err(e) => Err(e),
         };
         let result = result.and_then(|()| sr.borrow_mut().out.finish(py));
+        if let Some((req, env)) = hook_req {
+            if hooks::defined(Hook::PostRequest) {
+                let me = sr.borrow();
+                let status = if result.is_err() && !me.out.headers_sent {
+                    "500 Internal Server Error"
+                        .into_pyobject(py)
+                        .map(|s| s.into_any().unbind())
+                        .ok()
+                } else {
+                    me.status.as_ref().map(|s| s.clone_ref(py))
+                };
+                let headers = me.headers.as_ref().map(|h| h.clone_ref(py));
+                let sent = me.out.body_bytes;
+                drop(me);
+                hooks::call(py, "post_request", (req, env, status, headers, sent));
+            }
+        }
         if let Err(e) = result {
             let mut me = sr.borrow_mut();
-            if me.out.broken {
+            let client_error = input.borrow().client_error();
+            if client_error == Some(413) {
+                logging::info(&format!(
+                    "Request body of {} is larger than --limit-request-body",
+                    String::from_utf8_lossy(ex.head.target())
+                ));
+            } else if client_error.is_some() || input.borrow().client_gone() {
+                logging::debug(&format!(
+                    "Bad or incomplete request body for {}: {e}",
+                    String::from_utf8_lossy(ex.head.target())
+                ));
+            } else if me.out.broken {
                 logging::debug(&format!(
                     "Client disconnected during {}",
                     String::from_utf8_lossy(ex.head.target())
@@ -112,6 +153,14 @@ pub fn handle(py: Python<'_>, app: &WsgiApp, mut ex: Exchange) -> Done {
                 me.out.abort = true;
                 me.out.keep_alive = false;
                 file = None;
+            } else if let Some(status) = client_error {
+                drop(me);
+                sr.borrow_mut().retire();
+                let mut d = simple(status);
+                // The client may still be sending: half-close and discard
+                // for a moment so it sees the answer, not a reset.
+                d.linger = true;
+                return Err(d);
             } else {
                 drop(me);
                 sr.borrow_mut().retire();
@@ -124,17 +173,43 @@ pub fn handle(py: Python<'_>, app: &WsgiApp, mut ex: Exchange) -> Done {
 
     let (input, sr) = match outcome {
         Ok(v) => v,
-        Err(done) => return done,
+        Err(mut done) => {
+            if head_request {
+                // A response to HEAD never has content (RFC 9110 §9.3.2).
+                crate::http::strip_body(&mut done.pending);
+            }
+            return done;
+        }
     };
     let mut out = sr.borrow_mut().retire();
     // What is left of the request body decides whether the connection can
     // serve another request.
+    let mut linger = false;
+    let mut discard = 0u64;
     let buf = match input.borrow_mut().take_stream() {
         Some(mut s) => {
             if !s.done {
-                let clean = !s.send_continue && !s.broken && py.detach(|| s.drain(DRAIN_LIMIT));
-                if !clean {
-                    out.keep_alive = false;
+                // What the app left unread. A known, small remainder is
+                // skipped by the connection task (asynchronously: never a
+                // blocking wait here, on a thread that may run the event
+                // loop); anything else closes the connection, which the
+                // response head already announced.
+                match s.framing {
+                    Framing::Length(rem)
+                        if out.keep_alive
+                            && !s.broken
+                            && !s.send_continue
+                            && rem <= DRAIN_LIMIT as u64 =>
+                    {
+                        let now = (s.buf.len() as u64).min(rem) as usize;
+                        bytes::Buf::advance(&mut s.buf, now);
+                        discard = rem - now as u64;
+                    }
+                    _ => {
+                        out.keep_alive = false;
+                        // Unless the client is gone, its body may still be coming.
+                        linger = s.too_large || !s.broken;
+                    }
                 }
             }
             std::mem::take(&mut s.buf)
@@ -144,6 +219,8 @@ pub fn handle(py: Python<'_>, app: &WsgiApp, mut ex: Exchange) -> Done {
     Done {
         keep_alive: out.keep_alive && !out.abort && !out.broken,
         abort: out.abort || out.broken,
+        linger,
+        discard,
         pending: out.pending,
         file,
         buf,
@@ -164,6 +241,8 @@ fn simple(status: u16) -> Done {
     Done {
         keep_alive: false,
         abort: false,
+        linger: false,
+        discard: 0,
         pending: crate::worker::error_bytes(status),
         file: None,
         buf: BytesMut::new(),

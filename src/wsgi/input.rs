@@ -42,9 +42,22 @@ pub struct StreamBody {
     pub prefix: BytesMut,
     /// The client went away or broke the framing; the connection must close.
     pub broken: bool,
+    /// `--limit-request-body` (0 = none), checked against `seen`.
+    pub limit: u64,
+    /// Decoded body bytes so far, the prefix included.
+    pub seen: u64,
+    /// The body went past `limit`: the answer is 413.
+    pub too_large: bool,
+    /// The chunked framing turned out invalid while the app read: the
+    /// status to answer with (400, 501...) if no response started.
+    pub bad_framing: Option<u16>,
 }
 
 const READ_CHUNK: usize = 64 * 1024;
+
+/// Unread body bytes the server reads and discards after a response so the
+/// connection can serve the next request; beyond this it closes instead.
+pub const DRAIN_LIMIT: usize = 64 * 1024;
 
 impl StreamBody {
     /// Fetches the next piece of decoded body into `out` (at most about
@@ -76,9 +89,28 @@ impl StreamBody {
                 }
                 Framing::Chunked(dec) => {
                     if !self.buf.is_empty() {
-                        let d = dec.decode(&self.buf).map_err(http_to_io)?;
+                        let d = match dec.decode(&self.buf) {
+                            Ok(d) => d,
+                            Err(e) => {
+                                self.broken = true;
+                                self.bad_framing = Some(e.status);
+                                return Err(http_to_io(e));
+                            }
+                        };
                         let mut got = false;
                         if let Some(r) = d.data {
+                            self.seen += r.len() as u64;
+                            if self.limit > 0 && self.seen > self.limit {
+                                self.too_large = true;
+                                self.broken = true;
+                                return Err(std::io::Error::new(
+                                    std::io::ErrorKind::InvalidData,
+                                    format!(
+                                        "request body is larger than the limit of {} bytes (--limit-request-body)",
+                                        self.limit
+                                    ),
+                                ));
+                            }
                             out.extend_from_slice(&self.buf[r]);
                             got = true;
                         }
@@ -129,25 +161,6 @@ impl StreamBody {
             }
         }
     }
-
-    /// Reads and discards the rest of the body, up to `limit` bytes. Returns
-    /// whether the body ended (so the connection can serve the next request).
-    pub fn drain(&mut self, limit: usize) -> bool {
-        let mut sink = BytesMut::new();
-        let mut seen = 0usize;
-        while !self.done && !self.broken {
-            if seen > limit {
-                return false;
-            }
-            sink.clear();
-            match self.fill(&mut sink, READ_CHUNK) {
-                Ok(true) => seen += sink.len(),
-                Ok(false) => break,
-                Err(_) => return false,
-            }
-        }
-        self.done && !self.broken
-    }
 }
 
 fn http_to_io(e: HttpError) -> std::io::Error {
@@ -168,6 +181,40 @@ pub struct Input {
 impl Input {
     pub fn new(data: BytesMut, stream: Option<StreamBody>) -> Input {
         Input { data, stream }
+    }
+
+    /// Whether what the app left unread of a streaming body means the
+    /// connection must close after the response: a `100 Continue` never
+    /// sent (the client may or may not send the body), a chunked body (its
+    /// remaining size is unknown), or more than [`DRAIN_LIMIT`] bytes left.
+    pub fn unread_body_forces_close(&self) -> bool {
+        match &self.stream {
+            None => false,
+            Some(s) if s.done => false,
+            Some(s) if s.broken || s.send_continue => true,
+            Some(s) => match &s.framing {
+                Framing::Length(remaining) => *remaining > DRAIN_LIMIT as u64,
+                Framing::Chunked(_) => true,
+            },
+        }
+    }
+
+    /// The client's fault, found while the app read the body: the status to
+    /// answer with (413 over the limit, 400 bad framing), if any.
+    pub fn client_error(&self) -> Option<u16> {
+        let s = self.stream.as_ref()?;
+        if s.too_large {
+            Some(413)
+        } else {
+            s.bad_framing
+        }
+    }
+
+    /// The client went away (or stalled past --body-timeout) mid-body.
+    pub fn client_gone(&self) -> bool {
+        self.stream
+            .as_ref()
+            .is_some_and(|s| s.broken && !s.too_large && s.bad_framing.is_none())
     }
 
     /// Takes the socket side back once the application returned.

@@ -81,6 +81,14 @@ pub struct Done {
     /// Close at once after writing `pending`: the response is known broken
     /// (error after the head was sent, short Content-Length).
     pub abort: bool,
+    /// Request body bytes may still be arriving (the app left them unread):
+    /// after the response, half-close and discard for a moment before
+    /// closing, so the client sees the response instead of a reset.
+    pub linger: bool,
+    /// Request body bytes still to be read and skipped before the next
+    /// request on this connection (what the app left unread, at most
+    /// `DRAIN_LIMIT`).
+    pub discard: u64,
     /// Response bytes the socket did not take yet.
     pub pending: Vec<u8>,
     pub file: Option<FileSend>,

@@ -63,6 +63,10 @@ pub struct Output {
     truncated_logged: bool,
     write_timeout: Duration,
     pub resp_headers: Option<Vec<(Vec<u8>, Vec<u8>)>>,
+    /// A request body that streams: when the head goes out, whatever the
+    /// app left unread decides whether the connection can stay open (the
+    /// head must say `Connection: close` if it cannot, RFC 9110 §10.1.1).
+    pub input: Option<Py<super::input::Input>>,
 }
 
 /// Response headers the server treats specially.
@@ -167,6 +171,7 @@ impl Output {
             } else {
                 None
             },
+            input: None,
         }
     }
 
@@ -321,6 +326,19 @@ impl Output {
             self.keep_alive = false;
             Framing::Close
         };
+        if self.keep_alive {
+            if let Some(input) = &self.input {
+                // Borrowed elsewhere (a read in progress on another thread):
+                // unknown, so close.
+                let unread = input
+                    .bind(status.py())
+                    .try_borrow()
+                    .map_or(true, |i| i.unread_body_forces_close());
+                if unread {
+                    self.keep_alive = false;
+                }
+            }
+        }
         if !self.keep_alive {
             head.extend_from_slice(b"Connection: close\r\n");
         } else if !self.http11 {

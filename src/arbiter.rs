@@ -126,6 +126,31 @@ pub fn set_title(cfg: &Config, role: &str, second: bool) {
     ));
 }
 
+/// Whether a hook that runs in the master is defined (then the master keeps
+/// `_hooks`' view of its workers up to date).
+fn master_hooks() -> bool {
+    use crate::hooks::{defined, Hook};
+    [
+        Hook::WhenReady,
+        Hook::OnReload,
+        Hook::PreFork,
+        Hook::ChildExit,
+        Hook::NworkersChanged,
+        Hook::PreExec,
+        Hook::OnExit,
+    ]
+    .into_iter()
+    .any(defined)
+}
+
+/// Runs `hook(server)` (on_reload, pre_exec, on_exit) if it is defined;
+/// a failure is logged by `hooks`.
+fn master_hook(py: Python<'_>, hook: crate::hooks::Hook, num_workers: usize) {
+    if crate::hooks::defined(hook) {
+        crate::hooks::call(py, "master_event", (hook.name(), num_workers));
+    }
+}
+
 /// How this server was started, kept for USR2 (execute the same program
 /// again) and HUP (read the same configuration again).
 #[derive(Debug, Clone, Default)]
@@ -298,6 +323,16 @@ impl Arbiter {
             "sync"
         };
         logging::info(&format!("Using worker: {kind}"));
+        if crate::hooks::defined(crate::hooks::Hook::WhenReady) {
+            // As in Gunicorn: after binding, before the first fork; an
+            // exception stops the server.
+            let r = crate::hooks::call_fatal(py, "master_event", ("when_ready", self.num_workers));
+            if let Err(e) = r {
+                logging::error(&format!("when_ready hook failed: {e}"));
+                return self.finish(1);
+            }
+        }
+        self.nworkers_changed(py, None);
 
         self.manage_workers(py);
         self.ready_pending = true;
@@ -353,12 +388,14 @@ impl Arbiter {
                         logging::info("Handling signal: ttin");
                         if self.num_workers < SLOTS {
                             self.num_workers += 1;
+                            self.nworkers_changed(py, Some(self.num_workers - 1));
                         }
                     }
                     libc::SIGTTOU => {
                         logging::info("Handling signal: ttou");
                         if self.num_workers > 1 {
                             self.num_workers -= 1;
+                            self.nworkers_changed(py, Some(self.num_workers + 1));
                         }
                     }
                     libc::SIGUSR1 => {
@@ -374,7 +411,7 @@ impl Arbiter {
                     }
                     libc::SIGUSR2 => {
                         logging::info("Handling signal: usr2");
-                        self.reexec();
+                        self.reexec(py);
                     }
                     libc::SIGWINCH => {
                         logging::info("Handling signal: winch");
@@ -383,7 +420,9 @@ impl Arbiter {
                             // daemon: the old workers go, the master stays
                             // (HUP or TTIN bring workers back).
                             logging::info("graceful stop of workers");
+                            let old = self.num_workers;
                             self.num_workers = 0;
+                            self.nworkers_changed(py, Some(old));
                             if let Some(p) = self.reload.take() {
                                 self.close_listeners(p.retired);
                             }
@@ -440,7 +479,7 @@ impl Arbiter {
     /// launch directory with the launch environment, handing it the
     /// listening sockets. This master and its workers carry on; the new
     /// master starts its own workers on the same sockets.
-    fn reexec(&mut self) {
+    fn reexec(&mut self, py: Python<'_>) {
         if self.reexec_pid != 0 {
             logging::warning("USR2 signal ignored. Child exists.");
             return;
@@ -456,6 +495,9 @@ impl Arbiter {
                 return;
             }
         };
+        // Gunicorn documents pre_exec as "just before a new master process
+        // is forked"; the child here only executes, so it runs here.
+        master_hook(py, crate::hooks::Hook::PreExec, self.num_workers);
         match plan.spawn() {
             Ok(pid) => {
                 self.reexec_pid = pid;
@@ -466,6 +508,9 @@ impl Arbiter {
     }
 
     fn finish(&mut self, code: i32) -> i32 {
+        if crate::hooks::defined(crate::hooks::Hook::OnExit) {
+            Python::attach(|py| master_hook(py, crate::hooks::Hook::OnExit, self.num_workers));
+        }
         if let Some(p) = self.reload.take() {
             self.close_listeners(p.retired);
         }
@@ -520,6 +565,9 @@ impl Arbiter {
             return;
         };
         self.next_age += 1;
+        if crate::hooks::defined(crate::hooks::Hook::PreFork) {
+            crate::hooks::call(py, "pre_fork", (self.next_age, self.num_workers));
+        }
         self.scoreboard.beat(slot);
         let spawned_ms = self.scoreboard.last(slot);
         // SAFETY: CPython's fork protocol: PyOS_BeforeFork with the GIL held
@@ -593,6 +641,9 @@ impl Arbiter {
                 retiring: false,
             },
         );
+        if master_hooks() {
+            crate::hooks::call(py, "worker_spawned", (pid, self.next_age));
+        }
     }
 
     /// Notes which workers have booted (their first own heartbeat), and
@@ -773,6 +824,8 @@ impl Arbiter {
         if let Some(o) = &owner {
             crate::give_log_files(&new, o);
         }
+        // The config file was executed again: its hooks are the ones now.
+        crate::hooks::configure(py, &new);
         let new = Arc::new(new);
         self.reload = Some(PendingReload {
             boundary: self.next_age,
@@ -783,9 +836,24 @@ impl Arbiter {
             retired,
             old_pidfile,
         });
+        let old_num = self.num_workers;
         self.num_workers = self.cfg.workers.max(1) as usize;
+        self.nworkers_changed(py, Some(old_num));
         self.refresh_names();
+        master_hook(py, crate::hooks::Hook::OnReload, self.num_workers);
         self.manage_workers(py);
+    }
+
+    /// The nworkers_changed hook (Gunicorn calls it whenever the count is
+    /// set: at start with `old` None, TTIN, TTOU, WINCH, HUP).
+    fn nworkers_changed(&self, py: Python<'_>, old: Option<usize>) {
+        if crate::hooks::defined(crate::hooks::Hook::NworkersChanged) {
+            crate::hooks::call(
+                py,
+                "master_event",
+                ("nworkers_changed", self.num_workers, self.num_workers, old),
+            );
+        }
     }
 
     /// Puts the Python side of the master (working directory, `-e`
@@ -893,6 +961,10 @@ impl Arbiter {
             let Some(info) = self.workers.remove(&pid) else {
                 continue;
             };
+            if crate::hooks::defined(crate::hooks::Hook::ChildExit) {
+                let n = self.num_workers;
+                Python::attach(|py| crate::hooks::call(py, "child_exit", (pid, info.age, n)));
+            }
             let in_new_generation = self.reload.as_ref().is_some_and(|p| info.age > p.boundary);
             if libc::WIFEXITED(status) {
                 let code = libc::WEXITSTATUS(status);

@@ -636,3 +636,87 @@ def test_initgroups(server_factory):
     assert (int(uid), int(gid)) == (u.pw_uid, g.gr_gid)
     expected = sorted(set(os.getgrouplist(u.pw_name, g.gr_gid)))
     assert [int(x) for x in groups.split(",") if x] == expected
+
+
+# -- master-side server hooks ----------------------------------------------------------------
+
+MASTER_HOOKS_CONF = """
+import json, os
+OUT = os.environ["HOOK_OUT"]
+workers = 1
+
+def note(name, **kw):
+    kw["hook"] = name
+    kw["in_pid"] = os.getpid()
+    with open(OUT, "a") as f:
+        f.write(json.dumps(kw) + "\\n")
+
+def when_ready(server):
+    note("when_ready", pid=server.pid)
+
+def pre_fork(server, worker):
+    note("pre_fork", age=worker.age)
+
+def child_exit(server, worker):
+    note("child_exit", pid=worker.pid, age=worker.age)
+
+def nworkers_changed(server, new, old):
+    note("nworkers_changed", new=new, old=old)
+
+def on_reload(server):
+    note("on_reload", workers=server.cfg.workers)
+
+def pre_exec(server):
+    note("pre_exec")
+
+def on_exit(server):
+    note("on_exit")
+"""
+
+
+def notes(path):
+    try:
+        with open(path) as f:
+            return [__import__("json").loads(ln) for ln in f if ln.strip()]
+    except OSError:
+        return []
+
+
+def test_master_hooks(server_factory, tmp_path):
+    conf = tmp_path / "hooks.py"
+    conf.write_text(MASTER_HOOKS_CONF)
+    out = tmp_path / "hooks.jsonl"
+    srv = server_factory("master_app:application", "-c", str(conf), env={"HOOK_OUT": str(out)})
+    [first] = srv.wait_workers(1)
+    names = lambda: [n["hook"] for n in notes(out)]  # noqa: E731
+    wait_for(lambda: "pre_fork" in names(), what="pre_fork")
+    # Gunicorn's order: when_ready after binding, before the first fork.
+    assert names()[:3] == ["when_ready", "nworkers_changed", "pre_fork"], names()
+    assert all(n["in_pid"] == srv.pid for n in notes(out))
+    assert notes(out)[1]["new"] == 1 and notes(out)[1]["old"] is None
+
+    srv.signal(signal.SIGTTIN)
+    wait_for(lambda: names().count("pre_fork") == 2, what="a second pre_fork")
+    assert {"hook": "nworkers_changed", "new": 2, "old": 1, "in_pid": srv.pid} in notes(out)
+    srv.signal(signal.SIGTTOU)
+    wait_for(lambda: "child_exit" in names(), timeout=15, what="child_exit")
+    assert [n for n in notes(out) if n["hook"] == "child_exit"][0]["pid"] == first
+
+    conf.write_text(MASTER_HOOKS_CONF.replace("workers = 1", "workers = 2"))
+    srv.signal(signal.SIGHUP)
+    wait_for(lambda: "on_reload" in names(), timeout=15, what="on_reload")
+    assert [n for n in notes(out) if n["hook"] == "on_reload"] == [
+        {"hook": "on_reload", "workers": 2, "in_pid": srv.pid}]
+
+    srv.signal(signal.SIGUSR2)
+    new_master = None
+    try:
+        wait_for(lambda: "pre_exec" in names(), timeout=15, what="pre_exec")
+        new_master = int(srv.wait_for_log(r"Forked new master \(pid:(\d+)\)")[0])
+        wait_for(lambda: any(n["hook"] == "when_ready" and n["in_pid"] == new_master for n in notes(out)),
+                 timeout=15, what="the new master's when_ready")
+    finally:
+        stop_pid(new_master)
+    srv.signal(signal.SIGTERM)
+    assert srv.wait_exit(15) == 0
+    assert [n["in_pid"] for n in notes(out) if n["hook"] == "on_exit"] == [new_master, srv.pid]

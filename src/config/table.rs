@@ -421,7 +421,7 @@ pub static SETTINGS: &[Setting] = &[
     hook("post_worker_init", 1, "post_worker_init(worker): in the worker, after the app is loaded."),
     hook("worker_int", 1, "worker_int(worker): in the worker, on SIGINT or SIGQUIT."),
     hook("worker_abort", 1, "worker_abort(worker): in the worker, on SIGABRT (timeout)."),
-    hook("pre_exec", 1, "pre_exec(server): in the new master, just before exec on SIGUSR2."),
+    hook("pre_exec", 1, "pre_exec(server): in the master, on SIGUSR2, just before it forks the new master."),
     hook("pre_request", 2, "pre_request(worker, req): before each request."),
     hook("post_request", 4, "post_request(worker, req, environ, resp): after each request (2 or 3 arguments also accepted)."),
     hook("child_exit", 2, "child_exit(server, worker): in the master, after a worker is reaped."),

@@ -717,6 +717,8 @@ def test_master_hooks(server_factory, tmp_path):
                  timeout=15, what="the new master's when_ready")
     finally:
         stop_pid(new_master)
+    exits = lambda: [n["in_pid"] for n in notes(out) if n["hook"] == "on_exit"]  # noqa: E731
+    assert exits() == [new_master], (notes(out), srv.stderr()[-3000:])
     srv.signal(signal.SIGTERM)
     assert srv.wait_exit(15) == 0
-    assert [n["in_pid"] for n in notes(out) if n["hook"] == "on_exit"] == [new_master, srv.pid]
+    assert exits() == [new_master, srv.pid], (notes(out), srv.stderr()[-3000:])

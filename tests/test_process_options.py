@@ -5,6 +5,9 @@ import os
 import signal
 import socket
 import stat
+import time
+
+import requests
 
 from conftest import free_port, run_cli, wait_for
 from rawhttp import build_request, exchange
@@ -59,3 +62,21 @@ def test_umask_applies_to_the_unix_socket(server_factory, short_tmp):
     server_factory("app:application", "--umask", "077", bind="unix:" + path)
     mode = stat.S_IMODE(os.stat(path).st_mode)
     assert mode & 0o077 == 0, oct(mode)
+
+
+def test_request_timeout_logs_the_request_and_python_stack(server_factory):
+    """--request-timeout: a request running past it is reported once, with
+    its request line and the Python stack showing where it is; it is not
+    interrupted (it still completes) and the worker stays the same."""
+    srv = server_factory("app:application", "--request-timeout", "1")
+    srv.wait_ready()
+    (pid,) = srv.worker_pids()
+    r = requests.get(srv.url("/sleep?s=2.5"), timeout=15)
+    assert r.status_code == 200
+    srv.wait_for_log(r"Request running for [\d.]+ s, over --request-timeout \(1 s\): GET /sleep\?s=2\.5")
+    srv.wait_for_log(r'File ".*app\.py", line \d+ in application')
+    assert srv.worker_pids() == [pid]
+    # A quick request is not reported.
+    requests.get(srv.url("/hello"), timeout=10)
+    time.sleep(1.5)
+    assert srv.stderr().count("over --request-timeout") == 1

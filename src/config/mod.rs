@@ -195,14 +195,13 @@ pub struct Config {
     pub timeout: u64,
     /// Seconds.
     pub graceful_timeout: u64,
-    /// 0 = unlimited; otherwise at most [`MAX_REQUEST_LINE`] (larger values
-    /// are lowered to it, as Gunicorn does).
+    /// At most [`MAX_REQUEST_LINE`] (larger values are lowered to it, as
+    /// Gunicorn does); 0 = the parser's hard ceiling.
     pub limit_request_line: usize,
     /// 1..=[`MAX_HEADERS`]; a configured 0 or anything above the cap means
     /// the cap, as in Gunicorn.
     pub limit_request_fields: usize,
-    /// 0 = no per-field limit. (Gunicorn still bounds the whole head at
-    /// `limit_request_fields * (8190 + 2) + 4` bytes in that case.)
+    /// 0 = the default 8190, which is what Gunicorn does.
     pub limit_request_field_size: usize,
     /// As given (relative to the launch directory); verified to exist.
     pub chdir: Option<PathBuf>,
@@ -251,6 +250,8 @@ pub struct Config {
     pub body_timeout: u64,
     /// ferricorn: seconds a write may wait for the client; 0 = no limit.
     pub write_timeout: u64,
+    /// ferricorn: seconds after which a running request is reported; 0 = off.
+    pub request_timeout: u64,
     /// ferricorn: largest request body in bytes; 0 = no limit.
     pub limit_request_body: u64,
     pub permit_obsolete_folding: bool,
@@ -757,6 +758,7 @@ impl<'a> Builder<'a> {
             header_timeout: self.int("header_timeout")?,
             body_timeout: self.int("body_timeout")?,
             write_timeout: self.int("write_timeout")?,
+            request_timeout: self.int("request_timeout")?,
             limit_request_body: self.int("limit_request_body")?,
             permit_obsolete_folding: self.flag("permit_obsolete_folding")?,
             casefold_http_method: self.flag("casefold_http_method")?,

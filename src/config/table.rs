@@ -256,7 +256,7 @@ pub static SETTINGS: &[Setting] = &[
     row("threads", S::WorkerProcesses, &["--threads"], "INT", K::Int, D::Int(1), None, IMPL, Gunicorn,
         "Threads per worker; above 1 a sync worker becomes gthread."),
     row("worker_connections", S::WorkerProcesses, &["--worker-connections"], "INT", K::Int, D::Int(1000), None, IMPL, Gunicorn,
-        "Maximum simultaneous clients per worker (gthread)."),
+        "Maximum simultaneous connections per worker; at the cap the worker stops accepting until one closes."),
     row("max_requests", S::WorkerProcesses, &["--max-requests"], "INT", K::Int, D::Int(0), None, IMPL, Gunicorn,
         "Restart a worker after it has served this many requests (0 = never)."),
     row("max_requests_jitter", S::WorkerProcesses, &["--max-requests-jitter"], "INT", K::Int, D::Int(0), None, IMPL, Gunicorn,
@@ -269,11 +269,11 @@ pub static SETTINGS: &[Setting] = &[
         "Seconds an idle keep-alive connection is kept open; 0 turns keep-alive off."),
     // ---- Security ----
     row("limit_request_line", S::Security, &["--limit-request-line"], "INT", K::Int, D::Int(4094), None, IMPL, Gunicorn,
-        "Maximum request-line size in bytes (0 = unlimited, values above 8190 mean 8190)."),
+        "Maximum request-line size in bytes (values above 8190 mean 8190; 0 = the built-in ceiling of 65536)."),
     row("limit_request_fields", S::Security, &["--limit-request-fields"], "INT", K::Int, D::Int(100), None, IMPL, Gunicorn,
         "Maximum number of header fields (0 or above 32768 mean 32768)."),
     row("limit_request_field_size", S::Security, &["--limit-request-field_size"], "INT", K::Int, D::Int(8190), None, IMPL, Gunicorn,
-        "Maximum size of one header field in bytes (0 = unlimited)."),
+        "Maximum size of one header field in bytes (0 = the default 8190, as Gunicorn does)."),
     // ---- Debugging ----
     row("reload", S::Debugging, &["--reload"], "", K::Flag, D::Bool(false), None, NYI, Gunicorn,
         "Restart workers when application source files change."),
@@ -438,6 +438,8 @@ pub static SETTINGS: &[Setting] = &[
         "Seconds of inactivity allowed while reading a request body (0 = no limit)."),
     row("write_timeout", S::Ferricorn, &["--write-timeout"], "INT", K::Int, D::Int(30), None, IMPL, Ferricorn,
         "Seconds a response write may wait for the client to read (0 = no limit); a client that stops reading is disconnected after this."),
+    row("request_timeout", S::Ferricorn, &["--request-timeout"], "INT", K::Int, D::Int(0), None, IMPL, Ferricorn,
+        "Seconds after which a running request is reported in the error log with every Python thread's stack (0 = off); the request is not interrupted."),
     row("limit_request_body", S::Ferricorn, &["--limit-request-body"], "INT", K::Int, D::Int(0), None, IMPL, Ferricorn,
         "Largest request body accepted, in bytes (0 = no limit); a larger one is answered 413."),
 ];

@@ -1079,6 +1079,7 @@ fn table_has_gunicorn_23s_93_settings() {
             "header_timeout",
             "body_timeout",
             "write_timeout",
+            "request_timeout",
             "limit_request_body"
         ]
     );
@@ -1185,6 +1186,7 @@ fn implemented_settings_are_the_expected_ones() {
         "header_timeout",
         "body_timeout",
         "write_timeout",
+        "request_timeout",
         "limit_request_body",
     ];
     assert_eq!(implemented, expected);

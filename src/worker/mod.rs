@@ -18,6 +18,7 @@
 
 pub mod conn;
 pub mod pool;
+mod watchdog;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -80,6 +81,8 @@ pub struct Worker {
     max_connections: usize,
     /// Wakes paused accept loops when a connection closes.
     room: tokio::sync::Notify,
+    /// `--request-timeout`: reports requests that run too long.
+    watchdog: Option<watchdog::Watchdog>,
     requests: Cell<u64>,
     max_requests: u64,
     closing_tx: watch::Sender<bool>,
@@ -146,6 +149,14 @@ impl Worker {
     }
 
     async fn dispatch(&self, ex: Exchange) -> Option<Done> {
+        let _in_flight = self.watchdog.as_ref().map(|w| {
+            w.begin(format!(
+                "{} {} (pid {})",
+                String::from_utf8_lossy(ex.head.method()),
+                String::from_utf8_lossy(ex.head.target()),
+                std::process::id()
+            ))
+        });
         match &self.dispatch {
             Dispatch::Inline(app) => {
                 // SAFETY: inline mode runs the event loop on the thread that
@@ -210,6 +221,9 @@ fn install_fast_exit() {
     }
 }
 
+/// `--request-timeout` is on: faulthandler also dumps on the watchdog's signal.
+static WATCHDOG_ON: AtomicBool = AtomicBool::new(false);
+
 /// The descriptor faulthandler writes to: a private duplicate of the error
 /// log's, so a log reopen (USR1) can never leave it pointing at a closed or
 /// reused descriptor (a client socket, say).
@@ -230,8 +244,12 @@ fn install_stack_dump(py: Python<'_>) {
         let kwargs = pyo3::types::PyDict::new(py);
         kwargs.set_item("file", fd)?;
         kwargs.set_item("all_threads", true)?;
-        py.import("faulthandler")?
-            .call_method("enable", (), Some(&kwargs))?;
+        let fh = py.import("faulthandler")?;
+        fh.call_method("enable", (), Some(&kwargs))?;
+        if WATCHDOG_ON.load(Ordering::Relaxed) {
+            // --request-timeout's stack dumps (the watchdog thread raises it).
+            fh.call_method("register", (watchdog::dump_signal(),), Some(&kwargs))?;
+        }
         Ok(())
     })();
     let old = DUMP_FD.swap(if r.is_ok() { fd } else { -1 }, Ordering::Relaxed);
@@ -264,6 +282,20 @@ pub fn run(py: Python<'_>, boot: WorkerBoot<'_>) -> i32 {
     // Python-level handlers for worker_int / worker_abort, installed before
     // faulthandler so that its SIGABRT dump chains to the hook.
     let hook_signals = install_hook_signals(py);
+    let watchdog = if boot.cfg.request_timeout > 0 {
+        match watchdog::Watchdog::start(Duration::from_secs(boot.cfg.request_timeout)) {
+            Ok(w) => {
+                WATCHDOG_ON.store(true, Ordering::Relaxed);
+                Some(w)
+            }
+            Err(e) => {
+                logging::error(&format!("Cannot start the --request-timeout watchdog: {e}"));
+                None
+            }
+        }
+    } else {
+        None
+    };
     // Before the import: an app stuck while importing is timed out too, and
     // its stack should show where.
     install_stack_dump(py);
@@ -342,6 +374,7 @@ pub fn run(py: Python<'_>, boot: WorkerBoot<'_>) -> i32 {
         connections: Cell::new(0),
         max_connections: usize::try_from(cfg.worker_connections.max(1)).unwrap_or(usize::MAX),
         room: tokio::sync::Notify::new(),
+        watchdog,
         requests: Cell::new(0),
         max_requests,
         closing_tx,

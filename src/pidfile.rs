@@ -1,7 +1,9 @@
 //! The master's pid file (`-p/--pid`), as Gunicorn keeps it.
 //!
 //! Owns: refusing to start when the file names a live process, writing the
-//! master's pid, and removing the file at exit (only if it is still ours).
+//! master's pid, the `.2` name a master started by a USR2 re-exec uses
+//! while the old master is alive (and the rename when it takes over), and
+//! removing the file at exit (only if it is still ours).
 //!
 //! Must never: delete a pid file that names another live process.
 
@@ -45,5 +47,50 @@ pub fn create(path: &str, pid: libc::pid_t) -> Result<(), String> {
 pub fn remove(path: &str, pid: libc::pid_t) {
     if read_pid(path) == Some(pid) {
         let _ = std::fs::remove_file(path);
+    }
+}
+
+/// The pid file name for a master: `<path>.2` while it is the second master
+/// of a USR2 upgrade (the old master still owns `<path>`), as in Gunicorn.
+pub fn name_for(path: &str, second: bool) -> String {
+    if second {
+        format!("{path}.2")
+    } else {
+        path.to_string()
+    }
+}
+
+/// The old master is gone: `to` now names `pid`, and `from` goes away if it
+/// still names us.
+pub fn rename(from: &str, to: &str, pid: libc::pid_t) -> Result<(), String> {
+    create(to, pid)?;
+    remove(from, pid);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_rename_remove() {
+        let dir = std::env::temp_dir().join(format!("ferricorn-pidfile-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let base = dir.join("app.pid").to_string_lossy().into_owned();
+        let second = name_for(&base, true);
+        assert_eq!(second, format!("{base}.2"));
+        assert_eq!(name_for(&base, false), base);
+        // SAFETY: getpid cannot fail.
+        let me = unsafe { libc::getpid() };
+        create(&second, me).expect("create");
+        assert_eq!(read_pid(&second), Some(me));
+        rename(&second, &base, me).expect("rename");
+        assert_eq!(read_pid(&base), Some(me));
+        assert!(!std::path::Path::new(&second).exists());
+        remove(&base, me + 1); // not ours: stays
+        assert!(std::path::Path::new(&base).exists());
+        remove(&base, me);
+        assert!(!std::path::Path::new(&base).exists());
+        let _ = std::fs::remove_dir(&dir);
     }
 }

@@ -222,6 +222,19 @@ pub struct Config {
     pub reuse_port: bool,
     /// `--capture-output`: stdout/stderr of master and workers go to the error log file.
     pub capture_output: bool,
+    /// `-D/--daemon`: detach from the terminal.
+    pub daemon: bool,
+    /// `-R/--enable-stdio-inheritance`: a daemon keeps stdout/stderr.
+    pub enable_stdio_inheritance: bool,
+    /// `-u/--user`, `-g/--group` as given (a name or a number); resolved to
+    /// ids at start-up, outside this module.
+    pub user: Option<String>,
+    pub group: Option<String>,
+    /// `--initgroups`: workers get the supplementary groups of `user`.
+    pub initgroups: bool,
+    /// `--worker-tmp-dir`: accepted and checked to be a directory; ferricorn's
+    /// heartbeats use shared memory, not files.
+    pub worker_tmp_dir: Option<PathBuf>,
     /// `-m/--umask`, applied by the master at start.
     pub umask: u32,
     /// 0 = never recycle.
@@ -741,6 +754,12 @@ impl<'a> Builder<'a> {
             pidfile: self.opt_str("pidfile")?,
             reuse_port: self.flag("reuse_port")?,
             capture_output: self.flag("capture_output")?,
+            daemon: self.flag("daemon")?,
+            enable_stdio_inheritance: self.flag("enable_stdio_inheritance")?,
+            user: self.opt_str("user")?,
+            group: self.opt_str("group")?,
+            initgroups: self.flag("initgroups")?,
+            worker_tmp_dir: self.opt_str("worker_tmp_dir")?.map(PathBuf::from),
             umask: u32::try_from(self.int("umask")?)
                 .map_err(|_| ConfigError::new("argument -m/--umask: value is too large"))?,
             preload_app: self.flag("preload_app")?,

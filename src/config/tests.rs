@@ -772,13 +772,11 @@ fn not_yet_implemented_settings_are_refused() {
         "ferricorn: error: --log-config (logconfig) is not supported yet"
     );
     assert_eq!(
-        err(&["-D"]),
-        "ferricorn: error: -D/--daemon (daemon) is not supported yet"
+        err(&["--reload"]),
+        "ferricorn: error: --reload (reload) is not supported yet"
     );
-    assert_eq!(
-        err(&["-DR"]),
-        "ferricorn: error: -D/--daemon (daemon) is not supported yet"
-    );
+    let c = cfg(&["-DR"]);
+    assert!(c.daemon && c.enable_stdio_inheritance);
     assert!(cfg(&["--preload"]).preload_app);
     assert_eq!(
         err(&["--no-sendfile"]),
@@ -788,10 +786,24 @@ fn not_yet_implemented_settings_are_refused() {
         cfg(&["--pid", "/run/x.pid"]).pidfile.as_deref(),
         Some("/run/x.pid")
     );
+    let c = cfg(&[
+        "-u",
+        "www",
+        "-g",
+        "33",
+        "--initgroups",
+        "--worker-tmp-dir",
+        "/dev/shm",
+    ]);
+    assert_eq!(c.user.as_deref(), Some("www"));
+    assert_eq!(c.group.as_deref(), Some("33"));
+    assert!(c.initgroups);
     assert_eq!(
-        err(&["-u", "www"]),
-        "ferricorn: error: -u/--user (user) is not supported yet"
+        c.worker_tmp_dir.as_deref(),
+        Some(std::path::Path::new("/dev/shm"))
     );
+    let c = cfg(&[]);
+    assert!(!c.daemon && c.user.is_none() && c.group.is_none() && c.worker_tmp_dir.is_none());
     assert_eq!(cfg(&["-m", "022"]).umask, 0o22);
     assert_eq!(
         err(&["--certfile", "c.pem"]),
@@ -1131,9 +1143,14 @@ fn implemented_settings_are_the_expected_ones() {
         "preload_app",
         "reuse_port",
         "chdir",
+        "daemon",
         "raw_env",
         "pidfile",
+        "worker_tmp_dir",
+        "user",
+        "group",
         "umask",
+        "initgroups",
         "secure_scheme_headers",
         "forwarded_allow_ips",
         "pythonpath",
@@ -1152,6 +1169,7 @@ fn implemented_settings_are_the_expected_ones() {
         "syslog",
         "syslog_prefix",
         "syslog_facility",
+        "enable_stdio_inheritance",
         "statsd_host",
         "dogstatsd_tags",
         "statsd_prefix",

@@ -83,6 +83,33 @@ fn signal_name(sig: libc::c_int) -> String {
 }
 
 /// Installs `handler` (or SIG_DFL when None) for every signal the master handles.
+/// Blocks every signal for this thread; returns the previous mask.
+fn block_all_signals() -> libc::sigset_t {
+    // SAFETY: plain sigset manipulation on stack values.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old);
+        old
+    }
+}
+
+fn restore_signals(mask: &libc::sigset_t) {
+    // SAFETY: restoring a mask returned by pthread_sigmask.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, mask, std::ptr::null_mut()) };
+}
+
+/// In a new worker, once its own handlers are installed: no signal blocked.
+pub fn unblock_all_signals() {
+    // SAFETY: an empty set; pthread_sigmask has no other preconditions.
+    unsafe {
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+    }
+}
+
 fn set_handlers(handler: Option<extern "C" fn(libc::c_int)>) {
     for sig in HANDLED {
         // SAFETY: a zeroed sigaction with a valid handler address or SIG_DFL.
@@ -206,9 +233,12 @@ struct WorkerInfo {
     /// beat replaces it.
     spawned_ms: u64,
     booted: bool,
-    /// Sent TERM to leave (surplus, old generation after a HUP, WINCH): no
-    /// longer counted as one of the `num_workers`.
+    /// Sent TERM to leave (surplus, old generation after a HUP, WINCH,
+    /// over --max-worker-memory, server stopping): no longer counted as one
+    /// of the `num_workers`.
     retiring: bool,
+    /// When it was sent TERM to retire: SIGKILL after --graceful-timeout.
+    retired_at: Option<u64>,
 }
 
 /// A HUP in progress: the new generation of workers (age above `boundary`)
@@ -353,7 +383,9 @@ impl Arbiter {
             }
             self.update_boot_state();
             self.murder_workers();
+            self.check_memory();
             self.manage_workers(py);
+            crate::logging::gauge_workers(self.workers.len());
             // Look again soon while workers are booting (readiness, a
             // reload waiting for its new workers), else once a second.
             let wait = if self.ready_pending || self.reload.is_some() {
@@ -573,10 +605,18 @@ impl Arbiter {
         // SAFETY: CPython's fork protocol: PyOS_BeforeFork with the GIL held
         // (we are called from Python and never released it), then the
         // matching AfterFork call in each process.
+        // Signals stay blocked across the fork: a TERM landing between fork
+        // and the worker's own handlers would otherwise hit the master's
+        // handler in the child (a byte in the master's pipe, lost). The
+        // parent unblocks at once; the worker once its handlers are in.
+        let saved = block_all_signals();
         let pid = unsafe {
             pyo3::ffi::PyOS_BeforeFork();
             libc::fork()
         };
+        if pid != 0 {
+            restore_signals(&saved);
+        }
         if pid == 0 {
             // SAFETY: in the child right after fork, as CPython requires.
             unsafe { pyo3::ffi::PyOS_AfterFork_Child() };
@@ -636,6 +676,7 @@ impl Arbiter {
                 slot,
                 age: self.next_age,
                 aborted_at: None,
+                retired_at: None,
                 spawned_ms,
                 booted: false,
                 retiring: false,
@@ -716,6 +757,7 @@ impl Arbiter {
     fn retire(&mut self, pid: libc::pid_t) {
         if let Some(w) = self.workers.get_mut(&pid) {
             w.retiring = true;
+            w.retired_at = Some(now_ms());
             // SAFETY: signalling our own child.
             unsafe { libc::kill(pid, libc::SIGTERM) };
         }
@@ -985,9 +1027,14 @@ impl Arbiter {
                     self.halt = Some((APP_LOAD_ERROR, "App failed to load.".into()));
                 } else if code != 0 {
                     logging::error(&format!("Worker (pid:{pid}) exited with code {code}."));
-                } else {
+                } else if info.retiring {
                     // The worker logged "Worker exiting" itself (as in Gunicorn).
                     logging::debug(&format!("Worker (pid:{pid}) exited cleanly"));
+                } else {
+                    // Not asked to: --max-requests, or the app called exit.
+                    logging::info(&format!(
+                        "Worker (pid:{pid}) exited on its own with code 0; replacing it"
+                    ));
                 }
             } else if libc::WIFSIGNALED(status) {
                 let sig = libc::WTERMSIG(status);
@@ -1009,10 +1056,18 @@ impl Arbiter {
     /// (the worker dumps every Python thread's stack to the error log), then
     /// SIGKILL on the next pass if it is still there.
     fn murder_workers(&mut self) {
+        let now = now_ms();
+        let grace = self.cfg.graceful_timeout.saturating_mul(1000);
+        for (pid, w) in &self.workers {
+            if w.retired_at.is_some_and(|t| now.saturating_sub(t) > grace + 1000) {
+                // Retired and still there after --graceful-timeout.
+                // SAFETY: signalling our own child.
+                unsafe { libc::kill(*pid, libc::SIGKILL) };
+            }
+        }
         if self.cfg.timeout == 0 {
             return;
         }
-        let now = now_ms();
         let limit = self.cfg.timeout.saturating_mul(1000);
         for (pid, w) in self.workers.iter_mut() {
             let last = self.scoreboard.last(w.slot);
@@ -1032,6 +1087,32 @@ impl Arbiter {
                 }
                 Some(_) => {}
             }
+        }
+    }
+
+    /// `--max-worker-memory`: a worker whose resident memory is above the
+    /// limit is retired gracefully (it finishes its requests; a new one takes
+    /// its place), like uWSGI's reload-on-rss.
+    fn check_memory(&mut self) {
+        let limit_mib = self.cfg.max_worker_memory;
+        if limit_mib == 0 {
+            return;
+        }
+        let over: Vec<(libc::pid_t, u64)> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| !w.retiring)
+            .filter_map(|(pid, _)| {
+                let rss = crate::memory::rss_bytes(*pid)?;
+                (rss > limit_mib.saturating_mul(1 << 20)).then_some((*pid, rss))
+            })
+            .collect();
+        for (pid, rss) in over {
+            logging::warning(&format!(
+                "Worker (pid:{pid}) uses {} MiB, over --max-worker-memory ({limit_mib} MiB): recycling it",
+                rss >> 20
+            ));
+            self.retire(pid);
         }
     }
 
@@ -1056,6 +1137,9 @@ impl Arbiter {
             crate::listeners::cleanup(&self.listeners);
         }
         self.listeners.clear();
+        for w in self.workers.values_mut() {
+            w.retiring = true;
+        }
         self.kill_all(if graceful {
             libc::SIGTERM
         } else {

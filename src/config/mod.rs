@@ -263,6 +263,8 @@ pub struct Config {
     pub write_timeout: u64,
     /// ferricorn: seconds after which a running request is reported; 0 = off.
     pub request_timeout: u64,
+    /// ferricorn: MiB of RSS above which a worker is recycled; 0 = no limit.
+    pub max_worker_memory: u64,
     /// ferricorn: largest request body in bytes; 0 = no limit.
     pub limit_request_body: u64,
     pub permit_obsolete_folding: bool,
@@ -778,6 +780,7 @@ impl<'a> Builder<'a> {
             statsd_prefix: self.opt_str("statsd_prefix")?.unwrap_or_default(),
             dogstatsd_tags: self.opt_str("dogstatsd_tags")?.unwrap_or_default(),
             request_timeout: self.int("request_timeout")?,
+            max_worker_memory: self.int("max_worker_memory")?,
             limit_request_body: self.int("limit_request_body")?,
             permit_obsolete_folding: self.flag("permit_obsolete_folding")?,
             casefold_http_method: self.flag("casefold_http_method")?,

@@ -440,6 +440,8 @@ pub static SETTINGS: &[Setting] = &[
         "Seconds a response write may wait for the client to read (0 = no limit); a client that stops reading is disconnected after this."),
     row("request_timeout", S::Ferricorn, &["--request-timeout"], "INT", K::Int, D::Int(0), None, IMPL, Ferricorn,
         "Seconds after which a running request is reported in the error log with every Python thread's stack (0 = off); the request is not interrupted."),
+    row("max_worker_memory", S::Ferricorn, &["--max-worker-memory"], "INT", K::Int, D::Int(0), None, IMPL, Ferricorn,
+        "Resident memory in MiB above which the master recycles a worker gracefully (0 = no limit), like uWSGI's reload-on-rss."),
     row("limit_request_body", S::Ferricorn, &["--limit-request-body"], "INT", K::Int, D::Int(0), None, IMPL, Ferricorn,
         "Largest request body accepted, in bytes (0 = no limit); a larger one is answered 413."),
 ];

@@ -1080,6 +1080,7 @@ fn table_has_gunicorn_23s_93_settings() {
             "body_timeout",
             "write_timeout",
             "request_timeout",
+            "max_worker_memory",
             "limit_request_body"
         ]
     );
@@ -1195,6 +1196,7 @@ fn implemented_settings_are_the_expected_ones() {
         "body_timeout",
         "write_timeout",
         "request_timeout",
+        "max_worker_memory",
         "limit_request_body",
     ];
     assert_eq!(implemented, expected);

@@ -276,6 +276,9 @@ fn reopen_logs() {
 pub fn run(py: Python<'_>, boot: WorkerBoot<'_>) -> i32 {
     install_fast_exit();
     install_flag_handlers();
+    // The master forked with every signal blocked (see spawn_worker).
+    crate::arbiter::unblock_all_signals();
+    logging::after_fork();
     if hooks::any_in_worker() {
         hooks::call(py, "worker_boot", (boot.age, boot.master_pid));
     }
@@ -585,6 +588,7 @@ async fn serve_all(
                     reopen_logs();
                 }
                 scoreboard.beat(slot);
+                logging::tick();
                 // SAFETY: getppid cannot fail.
                 if unsafe { libc::getppid() } != master_pid && !worker.is_closing() {
                     logging::info(&format!("Parent changed, shutting down: {}", std::process::id()));

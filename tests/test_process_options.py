@@ -80,3 +80,27 @@ def test_request_timeout_logs_the_request_and_python_stack(server_factory):
     requests.get(srv.url("/hello"), timeout=10)
     time.sleep(1.5)
     assert srv.stderr().count("over --request-timeout") == 1
+
+
+def test_reload_restarts_the_worker_when_app_code_changes(server_factory, tmp_path):
+    """--reload (development): editing a module the app imported makes the
+    worker stop gracefully; the new worker serves the new code."""
+    appdir = tmp_path / "reloadapp"
+    appdir.mkdir()
+    mod = appdir / "reloadme.py"
+    mod.write_text(
+        "def application(environ, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [b'version one']\n"
+    )
+    srv = server_factory("reloadme:application", "--reload", "--chdir", str(appdir))
+    srv.wait_ready()
+    assert requests.get(srv.url("/"), timeout=10).text == "version one"
+    (first,) = srv.worker_pids()
+    time.sleep(1.1)  # a new mtime, even on file systems with 1 s resolution
+    mod.write_text(mod.read_text().replace("version one", "version two"))
+    srv.wait_for_log(r"Worker reloading: .*reloadme\.py modified", timeout=15)
+    wait_for(lambda: len(srv.worker_pids()) >= 2, timeout=15, what="a new worker")
+    wait_for(lambda: requests.get(srv.url("/"), timeout=10).text == "version two", timeout=15,
+             what="the new code to be served")
+    assert first not in srv.worker_pids()[1:]

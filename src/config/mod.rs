@@ -240,6 +240,9 @@ pub struct Config {
     /// 0 = never recycle.
     /// `--preload`: import the app in the master before forking workers.
     pub preload_app: bool,
+    /// `--reload`: workers stop when a module file or an extra file changes.
+    pub reload: bool,
+    pub reload_extra_files: Vec<String>,
     pub max_requests: u64,
     pub max_requests_jitter: u64,
     /// ferricorn: body bytes read before the app is called.
@@ -765,6 +768,8 @@ impl<'a> Builder<'a> {
             umask: u32::try_from(self.int("umask")?)
                 .map_err(|_| ConfigError::new("argument -m/--umask: value is too large"))?,
             preload_app: self.flag("preload_app")?,
+            reload: self.flag("reload")?,
+            reload_extra_files: self.list("reload_extra_files")?,
             max_requests: self.int("max_requests")?,
             max_requests_jitter: self.int("max_requests_jitter")?,
             body_buffer_size: self.usize("body_buffer_size")?,

@@ -772,8 +772,8 @@ fn not_yet_implemented_settings_are_refused() {
         "ferricorn: error: --log-config (logconfig) is not supported yet"
     );
     assert_eq!(
-        err(&["--reload"]),
-        "ferricorn: error: --reload (reload) is not supported yet"
+        err(&["--spew"]),
+        "ferricorn: error: --spew (spew) is not supported yet"
     );
     let c = cfg(&["-DR"]);
     assert!(c.daemon && c.enable_stdio_inheritance);
@@ -1139,6 +1139,9 @@ fn implemented_settings_are_the_expected_ones() {
         "limit_request_line",
         "limit_request_fields",
         "limit_request_field_size",
+        "reload",
+        "reload_engine",
+        "reload_extra_files",
         "check_config",
         "print_config",
         "preload_app",

@@ -18,6 +18,7 @@
 
 pub mod conn;
 pub mod pool;
+mod reloader;
 mod watchdog;
 
 use std::cell::{Cell, RefCell};
@@ -569,6 +570,10 @@ async fn serve_all(
                 return 1;
             }
         };
+    let mut reloader = worker
+        .cfg
+        .reload
+        .then(|| reloader::Reloader::new(&worker.cfg.reload_extra_files));
     let mut beat = tokio::time::interval(Duration::from_millis(500));
     beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -589,6 +594,14 @@ async fn serve_all(
                 }
                 scoreboard.beat(slot);
                 logging::tick();
+                if let Some(r) = reloader.as_mut() {
+                    if let Some(f) = Python::attach(|py| r.check(py)) {
+                        if !worker.is_closing() {
+                            logging::info(&format!("Worker reloading: {} modified", f.display()));
+                            worker.begin_shutdown();
+                        }
+                    }
+                }
                 // SAFETY: getppid cannot fail.
                 if unsafe { libc::getppid() } != master_pid && !worker.is_closing() {
                     logging::info(&format!("Parent changed, shutting down: {}", std::process::id()));

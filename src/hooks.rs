@@ -205,6 +205,17 @@ pub fn pre_request<'py>(py: Python<'py>, environ: &Bound<'py, PyAny>) -> Option<
     }
 }
 
+/// `_ferricorn._metric(kind, name, value)`: the hooks' `log.increment`,
+/// `log.gauge`, `log.histogram` (Gunicorn's statsd logger methods).
+#[pyfunction]
+pub fn _metric(kind: &str, name: &str, value: &Bound<'_, PyAny>) {
+    let rendered = value
+        .str()
+        .map(|s| s.to_string())
+        .unwrap_or_else(|_| "0".into());
+    logging::metric(kind, name, &rendered);
+}
+
 /// `_ferricorn._log(level, message)`: the hooks' `server.log` / `worker.log`
 /// write through the core's error log.
 #[pyfunction]

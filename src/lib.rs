@@ -504,6 +504,7 @@ fn _ferricorn(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(run, m)?)?;
     m.add_function(wrap_pyfunction!(hooks::_log, m)?)?;
+    m.add_function(wrap_pyfunction!(hooks::_metric, m)?)?;
     m.add_class::<wsgi::file_wrapper::FileWrapper>()?;
     Ok(())
 }

@@ -286,8 +286,12 @@ pub fn init_extras(cfg: &crate::config::Config) -> Result<(), String> {
             .or(cfg.app_uri.as_deref())
             .unwrap_or("ferricorn");
         let prefix = crate::syslog::program_prefix(cfg.syslog_prefix.as_deref(), proc_name);
-        let s = crate::syslog::Syslog::new(&addr, facility, &prefix)
-            .map_err(|e| format!("ferricorn: error: cannot open syslog {}: {e}", cfg.syslog_addr))?;
+        let s = crate::syslog::Syslog::new(&addr, facility, &prefix).map_err(|e| {
+            format!(
+                "ferricorn: error: cannot open syslog {}: {e}",
+                cfg.syslog_addr
+            )
+        })?;
         Some(Mutex::new(s))
     } else {
         None
@@ -328,6 +332,19 @@ pub fn tick() {
         if let Ok(mut s) = s.lock() {
             s.flush();
         }
+    }
+}
+
+/// A metric from the application (the hooks' `log.increment` / `gauge` /
+/// `histogram`), when `--statsd-host` is set. `value` is already rendered.
+pub fn metric(kind: &str, name: &str, value: &str) {
+    let Some(st) = EXTRAS.get().and_then(|x| x.statsd.as_ref()) else {
+        return;
+    };
+    match kind {
+        "gauge" => st.gauge(name, value),
+        "histogram" => st.histogram(name, value),
+        _ => st.increment(name, value),
     }
 }
 
@@ -402,8 +419,6 @@ pub fn access(rec: &AccessRecord<'_>) {
         }
     }
 }
-
-
 
 /// One piece of a compiled access-log format.
 #[derive(Debug, Clone, PartialEq)]

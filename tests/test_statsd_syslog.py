@@ -74,3 +74,24 @@ def test_bad_statsd_or_syslog_address_is_one_line(tmp_path):
     assert res.returncode == 2
     err = res.stderr.strip()
     assert "facility" in err and "\n" not in err
+
+
+def test_hooks_can_send_metrics_through_the_logger(server_factory, tmp_path):
+    """Gunicorn configs call worker.log.increment(...) in pre_request; with
+    --statsd-host the metric goes out with the prefix."""
+    sock = udp_listener()
+    port = sock.getsockname()[1]
+    conf = tmp_path / "metrics.conf.py"
+    conf.write_text("def pre_request(worker, req):\n"
+                    "    worker.log.increment('myapp.hits', 1)\n"
+                    "    worker.log.gauge('myapp.level', 7)\n")
+    srv = server_factory("app:application", "-c", str(conf), "--statsd-host", "127.0.0.1:%d" % port,
+                         "--statsd-prefix", "shop")
+    srv.wait_ready()
+    requests.get(srv.url("/hello"), timeout=10)
+    got = collect(sock, lambda got: any(b"myapp.level" in g for g in got))
+    lines = b"\n".join(got).decode().split("\n")
+    assert "shop.myapp.hits:1|c|@1.0" in lines, lines
+    assert "shop.myapp.level:7|g" in lines, lines
+    assert "Exception in pre_request" not in srv.stderr()
+    sock.close()

@@ -133,6 +133,20 @@ class Logger:
     def access(self, *args, **kwargs):
         """The core writes the access log; nothing to do from Python."""
 
+    # Gunicorn's statsd logger methods: sent through the core's statsd
+    # client when --statsd-host is set, else nothing.
+    def gauge(self, name, value):
+        _ferricorn._metric("gauge", name, value)
+
+    def increment(self, name, value=1, sampling_rate=1.0):
+        _ferricorn._metric("increment", name, value)
+
+    def decrement(self, name, value=1, sampling_rate=1.0):
+        _ferricorn._metric("increment", name, -value)
+
+    def histogram(self, name, value):
+        _ferricorn._metric("histogram", name, value)
+
     def reopen_files(self):
         """Log files are reopened by the core (USR1)."""
 

@@ -1059,7 +1059,9 @@ impl Arbiter {
         let now = now_ms();
         let grace = self.cfg.graceful_timeout.saturating_mul(1000);
         for (pid, w) in &self.workers {
-            if w.retired_at.is_some_and(|t| now.saturating_sub(t) > grace + 1000) {
+            if w.retired_at
+                .is_some_and(|t| now.saturating_sub(t) > grace + 1000)
+            {
                 // Retired and still there after --graceful-timeout.
                 // SAFETY: signalling our own child.
                 unsafe { libc::kill(*pid, libc::SIGKILL) };

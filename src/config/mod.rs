@@ -779,7 +779,9 @@ impl<'a> Builder<'a> {
             syslog: self.flag("syslog")?,
             syslog_addr: self.opt_str("syslog_addr")?.unwrap_or_default(),
             syslog_prefix: self.opt_str("syslog_prefix")?,
-            syslog_facility: self.opt_str("syslog_facility")?.unwrap_or_else(|| "user".into()),
+            syslog_facility: self
+                .opt_str("syslog_facility")?
+                .unwrap_or_else(|| "user".into()),
             disable_redirect_access_to_syslog: self.flag("disable_redirect_access_to_syslog")?,
             statsd_host: self.opt_str("statsd_host")?,
             statsd_prefix: self.opt_str("statsd_prefix")?.unwrap_or_default(),

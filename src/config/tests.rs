@@ -654,10 +654,7 @@ fn cmd_args_errors_name_the_variable() {
         "ferricorn: error: FERRICORN_CMD_ARGS: APP_MODULE cannot be given here, pass it on the command line: 'app:app'"
     );
     assert_eq!(
-        err_env(
-            &[],
-            &[("GUNICORN_CMD_ARGS", "--log-config=log.ini")]
-        ),
+        err_env(&[], &[("GUNICORN_CMD_ARGS", "--log-config=log.ini")]),
         "ferricorn: error: GUNICORN_CMD_ARGS: --log-config (logconfig) is not supported yet"
     );
 }

@@ -11,8 +11,8 @@
 //! smuggling vector.
 
 pub mod body;
-pub mod request;
 pub mod proxy_protocol;
+pub mod request;
 pub mod response;
 
 pub use body::{ChunkedDecoder, Decoded};

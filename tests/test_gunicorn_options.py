@@ -64,7 +64,7 @@ def test_access_logformat(server_factory):
              what=lambda: "custom access log line in:\n" + srv.stdout())
 
 
-@pytest.mark.parametrize("flag", ["--reload", "--log-syslog"])
+@pytest.mark.parametrize("flag", ["--spew", "--proxy-protocol"])
 def test_unsupported_flag_refused_cleanly(flag):
     """Options listed as 'not supported yet' are refused with one line, not ignored."""
     from conftest import run_cli

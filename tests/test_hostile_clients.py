@@ -304,12 +304,9 @@ def test_slow_streamed_body_threaded_worker_keeps_serving(server_factory):
     _slow_streamed_body(server_factory, "4")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "inline mode (--threads 1) calls the app on the event-loop thread; while it waits in "
-    "wsgi.input.read() for a slow client (up to --body-timeout per gap, without end for a "
-    "client that keeps trickling) the worker serves nobody else. Same as Gunicorn's sync worker; "
-    "ending it needs the whole body read (or spooled) before an inline app is called."))
 def test_slow_streamed_body_inline_worker_keeps_serving(server_factory):
+    """Inline mode reads (or spools) the whole body before calling the app, so the
+    app never waits on the socket on the event-loop thread."""
     _slow_streamed_body(server_factory, "1")
 
 
@@ -345,9 +342,9 @@ def test_slow_reader_large_response_threaded_keeps_serving(server_factory):
 
 def test_slow_reader_large_response_inline_keeps_serving(server_factory):
     """64 MiB to a client that reads nothing, default (inline) mode. Past the 1 MiB
-    write budget the app waits for the client (src/wsgi/responder.rs flush_pending):
-    in inline mode that wait is on the event-loop thread, so nobody else is served
-    and the heartbeat stops (the master then kills the worker after --timeout)."""
+    write budget the response is suspended (the server stops pulling from the
+    generator) and the event loop writes it as the client reads, so the worker
+    serves others and its heartbeat goes on (src/wsgi/handler.rs Resume)."""
     _slow_reader(server_factory, "1", 64 << 20)
 
 

@@ -1,20 +1,23 @@
 //! One client connection, from accept to close: the HTTP/1.1 state machine.
 //!
 //! Owns: reading request heads (with the header timeout for a request in
-//! progress and the keep-alive timeout between requests), reading bodies up
-//! to `--body-buffer-size` before the application is called, answering
-//! protocol errors, handing the request to the application thread, finishing
-//! the response bytes the application thread left (and file bodies with
-//! `sendfile(2)`), the access log line, and keep-alive / pipelining (requests
-//! are answered strictly in order, one at a time).
+//! progress and the keep-alive timeout between requests), reading bodies
+//! before the application is called (up to `--body-buffer-size` in threaded
+//! mode; whole in inline mode, larger ones spooled to an unlinked temporary
+//! file), answering protocol errors, handing the request to the application
+//! thread, finishing the response bytes the application thread left (and
+//! file bodies with `sendfile(2)`; inline, resuming a response suspended
+//! past the write budget), the access log line, and keep-alive / pipelining
+//! (requests are answered strictly in order, one at a time).
 //!
 //! Must never: take the GIL itself (inline mode runs on a thread that holds
 //! it; the dispatch decides), read past a body into the next request except
 //! into the connection buffer, or read anything more from a connection after
 //! rejecting a request.
 
+use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,7 +28,7 @@ use tokio::net::{TcpStream, UnixStream};
 
 use crate::http::{parse_head_from, BodyFraming, ChunkedDecoder, HttpError, RequestHead, Version};
 use crate::logging;
-use crate::wsgi::input::{Framing, StreamBody};
+use crate::wsgi::input::{Framing, Spool, StreamBody};
 use crate::wsgi::{Body, Done, Exchange, Peer};
 
 use super::{error_bytes, Worker};
@@ -199,9 +202,17 @@ pub async fn serve(worker: Rc<Worker>, mut stream: Stream, peer: Arc<Peer>, list
             // --keep-alive 0 turns keep-alive off, as in Gunicorn.
             closing: worker.is_closing() || worker.keepalive().is_zero(),
         };
-        let Some(done) = worker.dispatch(ex).await else {
+        let Some(mut done) = worker.dispatch(ex).await else {
             break;
         };
+        let timeout = worker.write_timeout();
+        // Inline mode: a response that got more than the write budget ahead
+        // of the client comes back in parts; the loop serves others while
+        // this one is written.
+        while let Some(r) = done.resume.take() {
+            let wrote = stream.write_all(&done.pending, timeout).await;
+            done = worker.resume(r, wrote);
+        }
         let Done {
             keep_alive,
             abort,
@@ -213,9 +224,9 @@ pub async fn serve(worker: Rc<Worker>, mut stream: Stream, peer: Arc<Peer>, list
             status,
             body_bytes,
             resp_headers,
+            resume: _,
         } = done;
         buf = rest;
-        let timeout = worker.write_timeout();
         let mut ok = pending.is_empty() || stream.write_all(&pending, timeout).await.is_ok();
         if ok && !abort {
             if let Some(f) = &file {
@@ -368,9 +379,13 @@ async fn read_more(
 
 const TOO_LARGE: HttpError = HttpError::new(413, "request body larger than --limit-request-body");
 
-/// Reads a body of up to `--body-buffer-size` before the app is called;
-/// larger ones (and ones behind `Expect: 100-continue` whose size is not
-/// known) stream through `wsgi.input`.
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// Reads the body before the app is called. Threaded mode: up to
+/// `--body-buffer-size`; larger ones (and ones behind
+/// `Expect: 100-continue` whose size is not known) stream through
+/// `wsgi.input`. Inline mode: always whole ([`Sink`]), because an app that
+/// waited on the socket would stop the event loop for every connection.
 async fn read_body(
     worker: &Worker,
     stream: &mut Stream,
@@ -379,6 +394,7 @@ async fn read_body(
 ) -> Result<Body, ReadEnd> {
     let threshold = worker.body_buffer_size();
     let expect = head.expect_continue;
+    let inline = worker.is_inline();
     let fd = stream.fd();
     let streaming =
         |buf: &mut BytesMut, framing: Framing, prefix: BytesMut, send_continue: bool| {
@@ -403,70 +419,260 @@ async fn read_body(
             return Err(ReadEnd::Reject(TOO_LARGE));
         }
     }
+    let in_memory = threshold.max(MAX_BODY_IN_MEMORY);
     match head.framing {
         BodyFraming::None | BodyFraming::Length(0) => Ok(Body::Empty),
-        BodyFraming::Length(n) if n <= threshold as u64 => {
-            let n = n as usize;
-            if expect && buf.len() < n {
+        BodyFraming::Length(n) if n <= threshold as u64 || inline => {
+            if expect && (buf.len() as u64) < n {
                 stream
-                    .write_all(b"HTTP/1.1 100 Continue\r\n\r\n", worker.write_timeout())
+                    .write_all(CONTINUE, worker.write_timeout())
                     .await
                     .map_err(|_| ReadEnd::Quiet)?;
             }
-            if buf.len() >= n {
-                return Ok(Body::Full(buf.split_to(n)));
+            if buf.len() as u64 >= n {
+                return Ok(Body::Full(buf.split_to(n as usize)));
             }
             // The rest goes straight into a buffer of exactly the body's
-            // size: reads can never run into a pipelined request, and the
-            // connection buffer stays small (no growth, no copy on growth).
-            let mut body = BytesMut::with_capacity(n);
-            body.extend_from_slice(buf);
+            // size (or, spooling, a staging buffer): reads can never run
+            // into a pipelined request, and the connection buffer stays
+            // small (no growth, no copy on growth).
+            let mut sink = Sink::new(in_memory, Some(n));
+            sink.mem.extend_from_slice(buf);
             buf.clear();
-            while body.len() < n {
-                let want = n - body.len();
+            sink.settle().await.map_err(spool_failed)?;
+            while sink.len() < n {
+                let want = (n - sink.len()).min(sink.room() as u64) as usize;
                 match tokio::time::timeout(
                     worker.body_timeout(),
-                    stream.read_at_most(&mut body, want),
+                    stream.read_at_most(&mut sink.mem, want),
                 )
                 .await
                 {
                     Ok(Ok(k)) if k > 0 => {}
                     _ => return Err(ReadEnd::Quiet),
                 }
+                sink.settle().await.map_err(spool_failed)?;
             }
-            Ok(Body::Full(body))
+            sink.finish().await.map_err(spool_failed)
         }
         BodyFraming::Length(n) => Ok(streaming(buf, Framing::Length(n), BytesMut::new(), expect)),
         BodyFraming::Chunked => {
             let mut dec = ChunkedDecoder::new(4096, 8190);
-            if expect {
+            if expect && !inline {
                 return Ok(streaming(buf, Framing::Chunked(dec), BytesMut::new(), true));
             }
-            let mut decoded = BytesMut::new();
+            // Inline: `100 Continue` right before the first read that needs it.
+            let mut continue_due = expect;
+            let mut grown = false;
+            let mut sink = Sink::new(in_memory, None);
             loop {
                 if !buf.is_empty() {
                     let d = dec.decode(buf).map_err(ReadEnd::Reject)?;
                     if let Some(r) = d.data {
-                        decoded.extend_from_slice(&buf[r]);
-                        if limit > 0 && decoded.len() as u64 > limit {
+                        sink.mem.extend_from_slice(&buf[r]);
+                        if limit > 0 && sink.len() > limit {
                             return Err(ReadEnd::Reject(TOO_LARGE));
                         }
                     }
                     buf.advance(d.consumed);
                     if d.done {
-                        return Ok(Body::Full(decoded));
+                        if grown {
+                            // Back to a small connection buffer (only
+                            // pipelined bytes, if any, are left in it).
+                            *buf = BytesMut::from(&buf[..]);
+                        }
+                        return sink.finish().await.map_err(spool_failed);
                     }
-                    if decoded.len() > threshold {
-                        return Ok(streaming(buf, Framing::Chunked(dec), decoded, false));
+                    if !inline && sink.len() > threshold as u64 {
+                        return Ok(streaming(buf, Framing::Chunked(dec), sink.mem, false));
+                    }
+                    if inline {
+                        sink.settle().await.map_err(spool_failed)?;
                     }
                     if d.consumed > 0 {
                         continue;
                     }
                 }
+                if continue_due {
+                    continue_due = false;
+                    stream
+                        .write_all(CONTINUE, worker.write_timeout())
+                        .await
+                        .map_err(|_| ReadEnd::Quiet)?;
+                }
+                if inline && !grown && sink.len() > threshold as u64 {
+                    // A large body: read it in large pieces.
+                    grown = true;
+                    let mut big = BytesMut::with_capacity(READ_CHUNK.max(buf.len()));
+                    big.extend_from_slice(buf);
+                    *buf = big;
+                }
                 read_more(worker, stream, buf).await?;
             }
         }
     }
+}
+
+/// Inline mode keeps a request body up to this size in memory (or
+/// `--body-buffer-size`, if larger); beyond it the body goes to a file. The
+/// same figure as the response write budget, so one connection's worst case
+/// is the same on both sides, and a body this size costs a fraction of a
+/// millisecond to copy.
+const MAX_BODY_IN_MEMORY: usize = 1 << 20;
+
+/// How much of a spooled body is gathered before one write to the file.
+const SPOOL_STAGE: usize = 256 * 1024;
+
+/// Socket reads of a large chunked body.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// The directory for spooled bodies (`$TMPDIR`, else `/tmp`), looked up
+/// once, on the loop thread (never concurrently with the application's own
+/// `os.environ` changes, which hold the GIL).
+static SPOOL_DIR: std::sync::OnceLock<CString> = std::sync::OnceLock::new();
+
+/// A request body read whole before an inline app is called: in memory up
+/// to a threshold, beyond it in an unlinked temporary file written by
+/// tokio's blocking pool (a page-cache write can still stall under
+/// writeback pressure; the event loop must not).
+struct Sink {
+    /// The body (in memory), or the bytes staged for the next file write.
+    mem: BytesMut,
+    file: Option<std::fs::File>,
+    /// Bytes already in the file.
+    in_file: u64,
+    max_in_memory: usize,
+    /// The body goes (or went) to the file.
+    to_file: bool,
+}
+
+impl Sink {
+    /// `size`: the Content-Length, if known.
+    fn new(max_in_memory: usize, size: Option<u64>) -> Sink {
+        let to_file = size.is_some_and(|n| n > max_in_memory as u64);
+        let mem = match size {
+            Some(_) if to_file => BytesMut::with_capacity(SPOOL_STAGE),
+            Some(n) => BytesMut::with_capacity(n as usize),
+            None => BytesMut::new(),
+        };
+        Sink {
+            mem,
+            file: None,
+            in_file: 0,
+            max_in_memory,
+            to_file,
+        }
+    }
+
+    fn len(&self) -> u64 {
+        self.in_file + self.mem.len() as u64
+    }
+
+    /// How many bytes may be read into `mem` before a file write is due.
+    fn room(&self) -> usize {
+        if self.to_file {
+            SPOOL_STAGE.saturating_sub(self.mem.len()).max(1)
+        } else {
+            usize::MAX
+        }
+    }
+
+    /// After bytes were added: switches to the file past the threshold and
+    /// writes the staged bytes once there are enough.
+    async fn settle(&mut self) -> io::Result<()> {
+        if !self.to_file && self.mem.len() > self.max_in_memory {
+            self.to_file = true;
+        }
+        if self.to_file && self.mem.len() >= SPOOL_STAGE {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        let dir = SPOOL_DIR.get_or_init(|| {
+            CString::new(std::os::unix::ffi::OsStrExt::as_bytes(
+                std::env::temp_dir().as_os_str(),
+            ))
+            .unwrap_or_else(|_| c"/tmp".to_owned())
+        });
+        let file = self.file.take();
+        let data = std::mem::take(&mut self.mem);
+        let n = data.len() as u64;
+        let (file, mut data) = tokio::task::spawn_blocking(move || {
+            let mut file = match file {
+                Some(f) => f,
+                None => spool_file(dir)?,
+            };
+            io::Write::write_all(&mut file, &data)?;
+            Ok::<_, io::Error>((file, data))
+        })
+        .await
+        .map_err(io::Error::other)??;
+        data.clear();
+        if data.capacity() > 2 * SPOOL_STAGE {
+            // The in-memory phase of a chunked body grew it; stage in less.
+            data = BytesMut::with_capacity(SPOOL_STAGE);
+        }
+        self.file = Some(file);
+        self.mem = data;
+        self.in_file += n;
+        Ok(())
+    }
+
+    async fn finish(mut self) -> io::Result<Body> {
+        if !self.to_file {
+            return Ok(Body::Full(self.mem));
+        }
+        self.flush().await?;
+        match self.file {
+            Some(file) => Ok(Body::Spooled(Spool {
+                file,
+                len: self.in_file,
+                pos: 0,
+            })),
+            None => Err(io::Error::other("no spool file")),
+        }
+    }
+}
+
+/// A new temporary file without a name: `O_TMPFILE`, or (file systems
+/// without it) `mkostemp` then `unlink`. Blocking.
+fn spool_file(dir: &CString) -> io::Result<std::fs::File> {
+    // SAFETY: open(2) on a NUL-terminated path; the result is checked.
+    let fd = unsafe {
+        libc::open(
+            dir.as_ptr(),
+            libc::O_TMPFILE | libc::O_RDWR | libc::O_CLOEXEC,
+            0o600,
+        )
+    };
+    if fd >= 0 {
+        // SAFETY: a fresh descriptor we own.
+        return Ok(unsafe { std::fs::File::from_raw_fd(fd) });
+    }
+    let mut template = dir.as_bytes().to_vec();
+    template.extend_from_slice(b"/ferricorn-body-XXXXXX\0");
+    // SAFETY: a writable NUL-terminated template, as mkostemp requires.
+    let fd = unsafe { libc::mkostemp(template.as_mut_ptr().cast(), libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh descriptor we own; the name mkostemp filled in.
+    let file = unsafe { std::fs::File::from_raw_fd(fd) };
+    // SAFETY: unlink(2) on the NUL-terminated name just created.
+    unsafe { libc::unlink(template.as_ptr().cast()) };
+    Ok(file)
+}
+
+/// A body that could not be stored (disk full, no temporary directory):
+/// the server's fault, so 500 and an error log line.
+fn spool_failed(e: io::Error) -> ReadEnd {
+    logging::error(&format!(
+        "Cannot store a request body in {}: {e}",
+        std::env::temp_dir().display()
+    ));
+    ReadEnd::Reject(HttpError::new(500, "cannot store the request body"))
 }
 
 /// Reads and throws away the `n` body bytes the app left unread, so the

@@ -163,10 +163,30 @@ impl Worker {
                 // SAFETY: inline mode runs the event loop on the thread that
                 // holds the GIL whenever the loop is not parked.
                 let py = unsafe { Python::assume_attached() };
-                Some(handler::handle(py, app, ex))
+                Some(handler::handle(py, app, ex, true))
             }
             Dispatch::Pool(p) => p.dispatch(ex).await,
         }
+    }
+
+    /// Inline mode: the application runs on this thread, so request bodies
+    /// are read whole before it is called (conn.rs) and large responses
+    /// come back as a [`handler::Resume`].
+    fn is_inline(&self) -> bool {
+        matches!(self.dispatch, Dispatch::Inline(_))
+    }
+
+    /// Continues a response suspended past the write budget, once the
+    /// connection task has written what was pending (`wrote`).
+    fn resume(&self, r: handler::Resume, wrote: std::io::Result<()>) -> Done {
+        let _in_flight = self
+            .watchdog
+            .as_ref()
+            .map(|w| w.begin(format!("{} (pid {})", r.describe(), std::process::id())));
+        // SAFETY: only inline mode creates a `Resume`, and its connection
+        // tasks run on the loop thread, which holds the GIL while not parked.
+        let py = unsafe { Python::assume_attached() };
+        r.resume(py, wrote)
     }
 }
 

@@ -60,7 +60,9 @@ impl Pool {
                         let Some(job) = py.detach(|| q.pop()) else {
                             return;
                         };
-                        let done = handler::handle(py, &app, job.ex);
+                        // Not inline: past the write budget this thread waits
+                        // for the client itself (no `Resume`).
+                        let done = handler::handle(py, &app, job.ex, false);
                         // The connection may have been dropped at shutdown; nothing to do then.
                         let _ = job.reply.send(done);
                     })

@@ -1,10 +1,11 @@
 //! `wsgi.input`: the request body as a Python file-like object.
 //!
-//! Owns: the body bytes already read by the connection, and, for a body that
-//! streams, the socket reads that fetch more as the application asks. Reads
-//! never go past the end of the body (Content-Length or the chunked
-//! terminator), so the bytes of a pipelined request stay in the buffer that
-//! goes back to the connection.
+//! Owns: the body bytes already read by the connection, a body the
+//! connection spooled to an unlinked temporary file (inline mode), and, for
+//! a body that streams (threaded mode), the socket reads that fetch more as
+//! the application asks. Reads never go past the end of the body
+//! (Content-Length or the chunked terminator), so the bytes of a pipelined
+//! request stay in the buffer that goes back to the connection.
 //!
 //! Must never: hold the GIL while waiting for the client (reads release it),
 //! or wait longer than `--body-timeout` for one piece of progress.
@@ -54,6 +55,51 @@ pub struct StreamBody {
 }
 
 const READ_CHUNK: usize = 64 * 1024;
+
+/// A whole request body in an unlinked temporary file, written by the
+/// connection task before an inline application is called.
+pub struct Spool {
+    pub file: std::fs::File,
+    pub len: u64,
+    /// Next offset to hand to the application.
+    pub pos: u64,
+}
+
+impl Spool {
+    /// Appends up to about `want` more body bytes to `out` (positional reads,
+    /// so the file offset the connection left does not matter). Returns
+    /// false at the end of the body.
+    fn fill(&mut self, out: &mut BytesMut, want: usize) -> std::io::Result<bool> {
+        use std::os::unix::fs::FileExt;
+        let left = self.len - self.pos;
+        if left == 0 {
+            return Ok(false);
+        }
+        // At least a block (few, large reads), at most 4 MiB per step.
+        let n = (want.clamp(READ_CHUNK, 4 << 20) as u64).min(left) as usize;
+        let start = out.len();
+        out.resize(start + n, 0);
+        let r = self.file.read_at(&mut out[start..], self.pos);
+        match r {
+            Ok(0) => {
+                out.truncate(start);
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the spooled request body is shorter than expected",
+                ))
+            }
+            Ok(k) => {
+                out.truncate(start + k);
+                self.pos += k as u64;
+                Ok(true)
+            }
+            Err(e) => {
+                out.truncate(start);
+                Err(e)
+            }
+        }
+    }
+}
 
 /// Unread body bytes the server reads and discards after a response so the
 /// connection can serve the next request; beyond this it closes instead.
@@ -176,11 +222,25 @@ pub struct Input {
     /// Decoded body bytes not yet returned to the application.
     data: BytesMut,
     stream: Option<StreamBody>,
+    spool: Option<Spool>,
 }
 
 impl Input {
     pub fn new(data: BytesMut, stream: Option<StreamBody>) -> Input {
-        Input { data, stream }
+        Input {
+            data,
+            stream,
+            spool: None,
+        }
+    }
+
+    /// A body the connection spooled to a file (inline mode).
+    pub fn spooled(spool: Spool) -> Input {
+        Input {
+            data: BytesMut::new(),
+            stream: None,
+            spool: Some(spool),
+        }
     }
 
     /// Whether what the app left unread of a streaming body means the
@@ -225,7 +285,13 @@ impl Input {
     /// Fetches more decoded body; false at the end. Releases the GIL.
     fn fill(&mut self, py: Python<'_>, want: usize) -> PyResult<bool> {
         let Some(stream) = self.stream.as_mut() else {
-            return Ok(false);
+            let Some(spool) = self.spool.as_mut() else {
+                return Ok(false);
+            };
+            let data = &mut self.data;
+            return py
+                .detach(|| spool.fill(data, want))
+                .map_err(|e| PyIOError::new_err(format!("reading the spooled request body: {e}")));
         };
         let data = &mut self.data;
         py.detach(|| stream.fill(data, want)).map_err(|e| {

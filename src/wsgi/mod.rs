@@ -9,7 +9,11 @@
 //! [`Done`]: what is left to write, whether the connection may be kept, and
 //! the connection buffer. Every Python object is created and dropped inside
 //! [`handler::handle`], on the thread that holds the GIL, so I/O code never
-//! needs it.
+//! needs it — with one exception, inline mode only: a response larger than
+//! the write budget comes back as a [`handler::Resume`] (the iterable and
+//! what finishing the request needs), which the connection task, running on
+//! the loop thread that holds the GIL, resumes once the client has taken the
+//! pending bytes.
 //!
 //! Must never: parse HTTP (the `http` module did), wait on a socket with the
 //! GIL held, let a Python exception escape to the connection (it becomes a
@@ -47,7 +51,11 @@ pub enum Body {
     Empty,
     /// The whole body, read by the connection before the app was called.
     Full(BytesMut),
-    /// A body larger than `--body-buffer-size`, or one behind
+    /// Inline mode: a body larger than the in-memory threshold, read whole
+    /// by the connection into an unlinked temporary file before the app was
+    /// called (so the app never waits on the socket on the loop thread).
+    Spooled(input::Spool),
+    /// Threaded mode: a body larger than `--body-buffer-size`, or one behind
     /// `Expect: 100-continue`: `wsgi.input` reads it from the socket as the
     /// application asks, with the GIL released while waiting.
     Stream(input::StreamBody),
@@ -97,4 +105,9 @@ pub struct Done {
     pub body_bytes: u64,
     /// Response headers, kept only when the access log format needs them.
     pub resp_headers: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Inline mode only: the response is not finished. Write `pending`,
+    /// then hand this back to the application side (`Worker::resume`),
+    /// which produces the next `Done`; every other field is meaningless
+    /// until a `Done` without it arrives.
+    pub resume: Option<handler::Resume>,
 }

@@ -8,8 +8,13 @@
 //!
 //! Bytes the socket does not take at once are copied to `pending`; up to the
 //! write budget they are left for the connection task to finish without
-//! Python, beyond it the application thread waits (GIL released) for the
-//! client to catch up, so a slow reader bounds memory instead of growing it.
+//! Python. Beyond it a slow reader must not grow memory: in threaded mode
+//! the application thread waits (GIL released) for the client to catch up;
+//! in inline mode ([`Output::defer`]) waiting would stop the event loop, so
+//! the handler stops pulling from the response iterable instead and the
+//! connection task writes asynchronously before resuming it
+//! (`handler::Resume`). Only the legacy `write()` callable, which cannot be
+//! suspended, still waits in inline mode.
 //!
 //! Must never: send a header containing CR, LF or NUL, send a body where
 //! HTTP forbids one, send more than the declared Content-Length, or block on
@@ -28,7 +33,7 @@ use crate::logging;
 use crate::rawio;
 
 /// Bytes of unsent response a request may leave to the connection task
-/// before the application thread waits for the client.
+/// before the application waits for the client (or, inline, is suspended).
 pub const WRITE_BUDGET: usize = 1 << 20;
 
 thread_local! {
@@ -67,6 +72,13 @@ pub struct Output {
     /// app left unread decides whether the connection can stay open (the
     /// head must say `Connection: close` if it cannot, RFC 9110 §10.1.1).
     pub input: Option<Py<super::input::Input>>,
+    /// Inline mode: never wait for the client while iterating the response;
+    /// past the budget the caller suspends instead (see [`Output::over_budget`]).
+    defer: bool,
+    /// Inline mode, between resumptions: the connection task owns the
+    /// socket, so `write()` (from another thread, a leaked callable) must
+    /// not touch it.
+    pub suspended: bool,
 }
 
 /// Response headers the server treats specially.
@@ -151,6 +163,7 @@ impl Output {
         head_request: bool,
         http11: bool,
         write_timeout: Duration,
+        defer: bool,
     ) -> Output {
         Output {
             fd,
@@ -172,7 +185,24 @@ impl Output {
                 None
             },
             input: None,
+            defer,
+            suspended: false,
         }
+    }
+
+    /// The socket may be gone (a connection dropped with its response
+    /// suspended): nothing more is written through this output.
+    pub fn forget_socket(&mut self) {
+        self.fd = -1;
+        self.broken = true;
+        self.suspended = false;
+    }
+
+    /// Inline mode only: more than the write budget is waiting, so the
+    /// caller should stop producing and let the connection task write.
+    #[inline]
+    pub fn over_budget(&self) -> bool {
+        self.defer && self.pending.len() > WRITE_BUDGET
     }
 
     /// Validates status and headers and queues the response head.
@@ -395,9 +425,9 @@ impl Output {
                 ));
                 self.keep_alive = false;
                 self.abort = true;
-                self.flush_pending(py)
+                self.wait_over_budget(py)
             }
-            _ => self.flush_pending(py),
+            _ => self.wait_over_budget(py),
         }
     }
 
@@ -432,17 +462,25 @@ impl Output {
                 }
             }
             self.pending = rest;
-            if self.pending.len() > WRITE_BUDGET {
-                self.flush_pending(py)?;
-            }
+            self.wait_over_budget(py)?;
         } else {
             self.pending.clear();
         }
         Ok(())
     }
 
-    /// Waits (GIL released) until every pending byte is written.
-    fn flush_pending(&mut self, py: Python<'_>) -> PyResult<()> {
+    /// Threaded mode: waits past the budget. Inline mode leaves it all to
+    /// the connection task (the caller suspends on [`Output::over_budget`]).
+    fn wait_over_budget(&mut self, py: Python<'_>) -> PyResult<()> {
+        if self.defer {
+            return Ok(());
+        }
+        self.flush_over_budget(py)
+    }
+
+    /// Waits (GIL released) until every pending byte is written, if more
+    /// than the budget is pending.
+    fn flush_over_budget(&mut self, py: Python<'_>) -> PyResult<()> {
         if self.pending.len() <= WRITE_BUDGET {
             return Ok(()); // the connection task finishes it without Python
         }
@@ -484,7 +522,7 @@ impl StartResponse {
         self.headers = None;
         std::mem::replace(
             &mut self.out,
-            Output::new(-1, false, false, false, Duration::ZERO),
+            Output::new(-1, false, false, false, Duration::ZERO, false),
         )
     }
 
@@ -549,8 +587,16 @@ impl StartResponse {
                 "write() called after the response was finished",
             ));
         }
+        if self.out.suspended {
+            return Err(PyIOError::new_err(
+                "write() called while the server is sending the response",
+            ));
+        }
         self.ensure_headers(py, None)?;
-        self.out.body(py, bytes.as_bytes())
+        self.out.body(py, bytes.as_bytes())?;
+        // write() cannot be suspended like iteration: past the budget it
+        // waits for the client, in inline mode too (the legacy path).
+        self.out.flush_over_budget(py)
     }
 }
 

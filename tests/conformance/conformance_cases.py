@@ -48,7 +48,13 @@ SERVERS = {
     "casefold": ["--casefold-http-method"],
     "refuse": ["--header-map", "refuse"],
     "unconventional": ["--permit-unconventional-http-method"],
+    # threaded dispatch: a body above --body-buffer-size streams into the app as
+    # it reads; the default (inline) mode reads every body whole before the app
+    # is called. Cases whose outcome depends on that run against both, with
+    # the inline expectation in a twin case whose id ends in "_inline".
+    "threads": ["--threads", "4"],
 }
+T = "threads"
 
 
 @dataclass(frozen=True)
@@ -456,9 +462,13 @@ silent("cl_longer_than_data_eof", "RFC 9112 §8 (incomplete message: no response
        post(b"Content-Length: 10\r\n", b"short"))
 ok("cl_huge_app_never_reads", "RFC 9112 §9.3 (unread body: the connection closes)",
    post(b"Content-Length: 9223372036854775807\r\n", b"xyz", target=b"/noread"), app("/noread", body=None),
-   close=True)
+   close=True, server=T)
 ok("cl_max_u64_app_never_reads", "RFC 9110 §8.6 (any 1*DIGIT that fits is a length)",
-   post(b"Content-Length: 18446744073709551615\r\n", target=b"/noread"), app("/noread"), close=True)
+   post(b"Content-Length: 18446744073709551615\r\n", target=b"/noread"), app("/noread"), close=True, server=T)
+silent("cl_huge_app_never_reads_inline", "RFC 9112 §8 (inline: the body is awaited before the app; incomplete)",
+       post(b"Content-Length: 9223372036854775807\r\n", b"xyz", target=b"/noread"))
+silent("cl_max_u64_app_never_reads_inline", "RFC 9110 §8.6 (inline: the body is awaited before the app)",
+       post(b"Content-Length: 18446744073709551615\r\n", target=b"/noread"))
 
 # ---------------------------------------------------------------------------
 # 9. Transfer-Encoding and CL/TE combinations (RFC 9112 §6.1, §6.3)
@@ -639,12 +649,22 @@ ok("expect_continue_http10_ignored", RE + " (MUST ignore 100-continue from HTTP/
 ok("expect_continue_zero_length", RE, cl(b"", extra=b"Expect: 100-continue\r\n"), app("/echo", body=""),
    continue_ok=True)
 ok("expect_early_response_large_body", RE + " (final response without reading: close, no 100)",
-   post(b"Content-Length: 100000\r\nExpect: 100-continue\r\n", target=b"/noread"), app("/noread"), close=True)
+   post(b"Content-Length: 100000\r\nExpect: 100-continue\r\n", target=b"/noread"), app("/noread"), close=True,
+   server=T)
 ok("expect_early_response_chunked", RE + " (final response without reading: close, no 100)",
-   post(b"Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n", target=b"/noread"), app("/noread"), close=True)
+   post(b"Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n", target=b"/noread"), app("/noread"), close=True,
+   server=T)
 ok("expect_early_response_body_sent_anyway", RE + " (the body that follows is not a request)",
    post(b"Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n", chunks(SMUGGLED) + SMUGGLED, target=b"/noread"),
-   app("/noread"), close=True)
+   app("/noread"), close=True, server=T)
+silent("expect_large_body_never_sent_inline", RE + " (inline: 100 sent, the body awaited before the app)",
+       post(b"Content-Length: 100000\r\nExpect: 100-continue\r\n", target=b"/noread"), continue_ok=True)
+silent("expect_chunked_body_never_sent_inline", RE + " (inline: 100 sent, the body awaited before the app)",
+       post(b"Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n", target=b"/noread"), continue_ok=True)
+ok("expect_chunked_body_then_request_inline", RE + " (inline: the body is read whole; what follows its last"
+   " chunk is the next request)",
+   post(b"Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n", chunks(SMUGGLED) + SMUGGLED, target=b"/noread"),
+   app("/noread"), app("/smuggled"), continue_ok=True)
 silent("expect_small_body_never_sent", RE + " (100 sent, body awaited before the app)",
        post(b"Content-Length: 10\r\nExpect: 100-continue\r\n", target=b"/noread"), continue_ok=True)
 bad("expect_unknown", RE + " (417 for an unsupported expectation)", cl(b"hello", extra=b"Expect: 200-ok\r\n"), 417)
@@ -664,17 +684,26 @@ ok("partly_read_small_chunked_body", RU, chunked_req(chunks(SMUGGLED), target=b"
    app("/read5", body=SMUGGLED[:5].decode()))
 _BIG = (SMUGGLED * 4000)[:100000]
 ok("unread_large_cl_body_closes", RU + " (over the drain bound: close)",
-   post(b"Content-Length: %d\r\n" % len(_BIG), _BIG, target=b"/noread"), app("/noread"), close=True)
+   post(b"Content-Length: %d\r\n" % len(_BIG), _BIG, target=b"/noread"), app("/noread"), close=True, server=T)
 ok("unread_large_chunked_body_closes", RU + " (over the drain bound: close)",
    chunked_req(chunks(*[_BIG[i:i + 30000] for i in range(0, len(_BIG), 30000)]), target=b"/noread"),
-   app("/noread"), close=True)
+   app("/noread"), close=True, server=T)
+ok("unread_large_cl_body_kept_inline", RU + " (inline: read whole before the app, so the connection stays)",
+   post(b"Content-Length: %d\r\n" % len(_BIG), _BIG, target=b"/noread") + get(b"/after"),
+   app("/noread"), app("/after"))
+ok("unread_large_chunked_body_kept_inline", RU + " (inline: read whole before the app, so the connection stays)",
+   chunked_req(chunks(*[_BIG[i:i + 30000] for i in range(0, len(_BIG), 30000)]), target=b"/noread")
+   + get(b"/after"), app("/noread"), app("/after"))
 ok("partly_read_large_cl_body_rest_drained", RU + " (the unread 40000 bytes are within the drain bound: kept)",
    post(b"Content-Length: %d\r\n" % len(_BIG), _BIG, target=b"/read60000") + get(b"/after"),
    app("/read60000", body_len=60000), app("/after"))
 ok("partly_read_large_chunked_body_closes", RU + " (a chunked body's unread size is unknown when the"
    " response starts: the response says close, and nothing after the body is served)",
    chunked_req(chunks(*[_BIG[i:i + 30000] for i in range(0, len(_BIG), 30000)]), target=b"/read60000")
-   + get(b"/after"), app("/read60000", body_len=60000), close=True)
+   + get(b"/after"), app("/read60000", body_len=60000), close=True, server=T)
+ok("partly_read_large_chunked_body_kept_inline", RU + " (inline: the whole body was read before the app)",
+   chunked_req(chunks(*[_BIG[i:i + 30000] for i in range(0, len(_BIG), 30000)]), target=b"/read60000")
+   + get(b"/after"), app("/read60000", body_len=60000), app("/after"))
 ok("read_large_cl_body", "RFC 9112 §6.2", post(b"Content-Length: %d\r\n" % len(_BIG), _BIG) + get(b"/after"),
    app("/echo", body_len=len(_BIG)), app("/after"))
 ok("read_large_chunked_body", "RFC 9112 §7.1",
@@ -802,7 +831,10 @@ bad("tls_client_hello", "a TLS ClientHello on a plain-text port",
 silent("only_empty_lines_eof", R2_2, b"\r\n\r\n")
 silent("head_without_blank_line_eof", "RFC 9112 §8 (incomplete head)", b"GET / HTTP/1.1\r\nHost: x\r\n")
 ok("chunk_error_after_buffer_threshold", "RFC 9112 §7.1 (a framing error found while the app reads is still a 400)",
-   chunked_req(b"11170\r\n" + b"a" * 70000 + b"\r\n5\r\nhelloXX0\r\n\r\n"), app("/echo", status=400), close=True)
+   chunked_req(b"11170\r\n" + b"a" * 70000 + b"\r\n5\r\nhelloXX0\r\n\r\n"), app("/echo", status=400), close=True,
+   server=T)
+bad("chunk_error_after_buffer_threshold_inline", "RFC 9112 §7.1 (inline: the body is read whole first, so the"
+    " app is never called)", chunked_req(b"11170\r\n" + b"a" * 70000 + b"\r\n5\r\nhelloXX0\r\n\r\n"))
 ok("lenient_obs_fold_te_value_with_cl", "RFC 9112 §5.2 then §6.3 (--tolerate-dangerous-framing: TE wins, close)",
    post(b"Transfer-Encoding:\r\n chunked\r\nContent-Length: 5\r\n", chunks(b"abc")),
    app("/echo", body="abc", absent=["HTTP_CONTENT_LENGTH"]), close=True, server=L)

@@ -1,0 +1,93 @@
+"""WSGI app for tests/test_inline_mode.py (large responses and bodies in the
+default inline mode).
+
+Routes (PATH_INFO):
+  /ping                  "pong"
+  /gen?n=N&id=I          N bytes of pattern (byte i is i % 251) from a generator
+                         in 64 KiB items, with Content-Length; close() writes
+                         the marker "closed-I", and the marker "sent-I" is
+                         written once the generator has produced everything
+  /list?n=N              the same N bytes as a list of 1 MiB items (the list fast path)
+  /chunkedgen?n=N        the same bytes from a generator without Content-Length
+                         (chunked on HTTP/1.1)
+  /upload                reads wsgi.input in 64 KiB blocks: {"len": ..., "sha256": ...}
+
+Markers are files in the directory named by FERRICORN_TEST_MARK_DIR.
+"""
+
+import hashlib
+import json
+import os
+from urllib.parse import parse_qs
+
+MARK_DIR = os.environ.get("FERRICORN_TEST_MARK_DIR")
+BLOCK = bytes(i % 251 for i in range(251 * 4096))  # a whole number of periods, ~1 MiB
+
+
+def mark(name):
+    if MARK_DIR:
+        with open(os.path.join(MARK_DIR, name), "w") as f:
+            f.write(str(os.getpid()))
+
+
+def pattern(n):
+    reps, rest = divmod(n, len(BLOCK))
+    return [BLOCK] * reps + ([BLOCK[:rest]] if rest else [])
+
+
+def pieces(n, size):
+    """n pattern bytes in items of ``size`` (a divisor of len(BLOCK) keeps them aligned)."""
+    out = []
+    for b in pattern(n):
+        out.extend(b[i:i + size] for i in range(0, len(b), size))
+    return out
+
+
+class Gen:
+    def __init__(self, n, ident):
+        self.n = n
+        self.ident = ident
+
+    def __iter__(self):
+        for p in pieces(self.n, 251 * 256):
+            yield p
+        mark("sent-" + self.ident)
+
+    def close(self):
+        mark("closed-" + self.ident)
+
+
+def application(environ, start_response):
+    path = environ.get("PATH_INFO", "")
+    q = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+    n = int(q.get("n", "0"))
+    if path == "/ping":
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "4")])
+        return [b"pong"]
+    if path == "/gen":
+        start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(n))])
+        return Gen(n, q.get("id", "x"))
+    if path == "/list":
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return pattern(n)
+    if path == "/chunkedgen":
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return iter(pieces(n, 251 * 64))
+    if path == "/upload":
+        h = hashlib.sha256()
+        total = 0
+        inp = environ["wsgi.input"]
+        while True:
+            block = inp.read(65536)
+            if not block:
+                break
+            total += len(block)
+            h.update(block)
+        body = json.dumps({"len": total, "sha256": h.hexdigest()}).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+    start_response("404 Not Found", [("Content-Length", "0")])
+    return []
+
+
+app = application

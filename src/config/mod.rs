@@ -240,6 +240,9 @@ pub struct Config {
     /// 0 = never recycle.
     /// `--preload`: import the app in the master before forking workers.
     pub preload_app: bool,
+    /// `--proxy-protocol` and who may use it (`--proxy-allow-from`).
+    pub proxy_protocol: bool,
+    pub proxy_allow_ips: Vec<String>,
     /// `--reload`: workers stop when a module file or an extra file changes.
     pub reload: bool,
     pub reload_extra_files: Vec<String>,
@@ -768,6 +771,8 @@ impl<'a> Builder<'a> {
             umask: u32::try_from(self.int("umask")?)
                 .map_err(|_| ConfigError::new("argument -m/--umask: value is too large"))?,
             preload_app: self.flag("preload_app")?,
+            proxy_protocol: self.flag("proxy_protocol")?,
+            proxy_allow_ips: self.list("proxy_allow_ips")?,
             reload: self.flag("reload")?,
             reload_extra_files: self.list("reload_extra_files")?,
             max_requests: self.int("max_requests")?,

@@ -1155,6 +1155,8 @@ fn implemented_settings_are_the_expected_ones() {
         "secure_scheme_headers",
         "forwarded_allow_ips",
         "pythonpath",
+        "proxy_protocol",
+        "proxy_allow_ips",
         "permit_obsolete_folding",
         "permit_unconventional_http_method",
         "casefold_http_method",

@@ -172,6 +172,26 @@ enum ReadEnd {
 pub async fn serve(worker: Rc<Worker>, mut stream: Stream, peer: Arc<Peer>, listener: usize) {
     let mut buf = BytesMut::with_capacity(4096);
     let mut first = true;
+    // --proxy-protocol: the connection may start with a PROXY header that
+    // names the real client (only from --proxy-allow-from addresses).
+    let peer = match worker.proxy_trust() {
+        None => Some(peer),
+        Some(trust) => {
+            match read_proxy_header(&worker, &mut stream, &mut buf, &peer, trust).await {
+                Ok(p) => Some(p),
+                Err(ReadEnd::Quiet) => None,
+                Err(ReadEnd::Reject(e)) => {
+                    reject(&worker, &stream, &e, &peer).await;
+                    None
+                }
+            }
+        }
+    };
+    let Some(peer) = peer else {
+        drop(stream);
+        worker.conn_closed();
+        return;
+    };
     loop {
         let head = match read_head(&worker, &mut stream, &mut buf, first).await {
             Ok(h) => h,
@@ -694,6 +714,63 @@ async fn skip_body(worker: &Worker, stream: &mut Stream, mut n: u64) -> bool {
         }
     }
     true
+}
+
+/// Reads a PROXY protocol header (v1 or v2) at the start of a connection,
+/// within --header-timeout. No header: plain HTTP, served as usual (as in
+/// Gunicorn). A header from an address not in --proxy-allow-from: 403; a
+/// malformed one: 400. Returns the peer the application will see.
+async fn read_proxy_header(
+    worker: &Worker,
+    stream: &mut Stream,
+    buf: &mut BytesMut,
+    peer: &Arc<Peer>,
+    trust: &crate::wsgi::proxy::ProxyTrust,
+) -> Result<Arc<Peer>, ReadEnd> {
+    use crate::http::proxy_protocol::{parse, Mode, Parsed, ProxyHeader};
+    const FORBIDDEN: HttpError = HttpError::new(
+        403,
+        "PROXY header from an address not in --proxy-allow-from",
+    );
+    const MALFORMED: HttpError = HttpError::new(400, "malformed PROXY protocol header");
+    let deadline = Instant::now() + worker.header_timeout();
+    loop {
+        if !buf.is_empty() {
+            match parse(buf, Mode::Auto) {
+                Ok(Parsed::Absent) => return Ok(peer.clone()),
+                Ok(Parsed::Incomplete { .. }) => {}
+                Ok(Parsed::Done {
+                    consumed, header, ..
+                }) => {
+                    if !trust.trusts(peer.ip) {
+                        return Err(ReadEnd::Reject(FORBIDDEN));
+                    }
+                    buf.advance(consumed);
+                    return Ok(match header {
+                        ProxyHeader::Local(_) => peer.clone(),
+                        ProxyHeader::Proxied { src, dst } => Arc::new(Peer {
+                            ip: Some(src.ip()),
+                            addr: src.ip().to_string(),
+                            port: Some(src.port().to_string()),
+                            proxy: Some(crate::wsgi::ProxyInfo {
+                                protocol: header.protocol_name(),
+                                addr: dst.ip().to_string(),
+                                port: dst.port().to_string(),
+                            }),
+                        }),
+                    });
+                }
+                Err(e) => {
+                    logging::debug(&format!("From {}: {e}", peer.addr));
+                    return Err(ReadEnd::Reject(MALFORMED));
+                }
+            }
+        }
+        match tokio::time::timeout_at(deadline.into(), stream.read_buf(buf)).await {
+            Ok(Ok(n)) if n > 0 => {}
+            _ => return Err(ReadEnd::Quiet),
+        }
+    }
 }
 
 /// Answers a protocol error and closes without reading another request.

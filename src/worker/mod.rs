@@ -84,6 +84,8 @@ pub struct Worker {
     room: tokio::sync::Notify,
     /// `--request-timeout`: reports requests that run too long.
     watchdog: Option<watchdog::Watchdog>,
+    /// `--proxy-protocol`: who may send a PROXY header (`--proxy-allow-from`).
+    proxy_trust: Option<crate::wsgi::proxy::ProxyTrust>,
     requests: Cell<u64>,
     max_requests: u64,
     closing_tx: watch::Sender<bool>,
@@ -105,6 +107,9 @@ impl Worker {
     }
     fn write_timeout(&self) -> Duration {
         write_timeout(&self.cfg)
+    }
+    fn proxy_trust(&self) -> Option<&crate::wsgi::proxy::ProxyTrust> {
+        self.proxy_trust.as_ref()
     }
     fn limit_request_body(&self) -> u64 {
         self.cfg.limit_request_body
@@ -347,6 +352,19 @@ pub fn run(py: Python<'_>, boot: WorkerBoot<'_>) -> i32 {
     if hooks::defined(Hook::PostWorkerInit) {
         hooks::call(py, "worker_ready", (app.app.clone_ref(py),));
     }
+    let proxy_trust = if cfg.proxy_protocol {
+        let (trust, bad) = crate::wsgi::proxy::ProxyTrust::new(&cfg.proxy_allow_ips, &[]);
+        if !bad.is_empty() {
+            logging::error(&format!(
+                "invalid --proxy-allow-from entries: {}",
+                bad.join(", ")
+            ));
+            return WORKER_BOOT_ERROR;
+        }
+        Some(trust)
+    } else {
+        None
+    };
     let threads = cfg.threads.max(1) as usize;
     let inline = threads == 1;
     let dispatch = if inline {
@@ -399,6 +417,7 @@ pub fn run(py: Python<'_>, boot: WorkerBoot<'_>) -> i32 {
         max_connections: usize::try_from(cfg.worker_connections.max(1)).unwrap_or(usize::MAX),
         room: tokio::sync::Notify::new(),
         watchdog,
+        proxy_trust,
         requests: Cell::new(0),
         max_requests,
         closing_tx,
@@ -690,6 +709,7 @@ impl Accept for TcpListener {
             ip: Some(addr.ip()),
             addr: addr.ip().to_string(),
             port: Some(addr.port().to_string()),
+            proxy: None,
         };
         Ok((conn::Stream::Tcp(s), peer))
     }
@@ -702,6 +722,7 @@ impl Accept for UnixListener {
             ip: None,
             addr: String::new(),
             port: None,
+            proxy: None,
         };
         Ok((conn::Stream::Unix(s), peer))
     }

@@ -162,6 +162,12 @@ pub fn build<'py>(
         env.set_item(&k.remote_port, latin1(py, port.as_bytes())?)?;
     }
 
+    if let Some(p) = &ex.peer.proxy {
+        env.set_item("PROXY_PROTOCOL", p.protocol)?;
+        env.set_item("PROXY_ADDR", &p.addr)?;
+        env.set_item("PROXY_PORT", &p.port)?;
+    }
+
     let mut name_buf = [0u8; 256];
     for (i, h) in head.headers.iter().enumerate() {
         let name = head.bytes(h.name);

@@ -43,6 +43,19 @@ pub struct Peer {
     pub addr: String,
     /// The port, already rendered (once per connection, not per request).
     pub port: Option<String>,
+    /// What a PROXY protocol header said (`--proxy-protocol`); `ip`, `addr`
+    /// and `port` are then the client's.
+    pub proxy: Option<ProxyInfo>,
+}
+
+/// The environ keys Gunicorn adds for a connection that began with a PROXY
+/// header: `PROXY_PROTOCOL` (TCP4/TCP6), `PROXY_ADDR`, `PROXY_PORT` (the
+/// proxy side of the proxied connection).
+#[derive(Debug, Clone)]
+pub struct ProxyInfo {
+    pub protocol: &'static str,
+    pub addr: String,
+    pub port: String,
 }
 
 /// How the request body reaches the application.

@@ -43,6 +43,32 @@ use config::{Command, Config};
 /// Exit status for command-line errors (argparse's).
 const USAGE_ERROR: i32 = 2;
 
+/// The logconfig family (`logconfig_dict`, `--log-config-json`,
+/// `--log-config`): Python's `logging` takes over the error and access logs,
+/// set up as Gunicorn does it, in the master before any fork.
+fn setup_python_logging(py: Python<'_>, cfg: &Config) -> Result<(), String> {
+    if cfg.logconfig.is_none() && cfg.logconfig_json.is_none() && !cfg.logconfig_dict {
+        return Ok(());
+    }
+    let m = py
+        .import("ferricorn._logging")
+        .map_err(|e| format!("cannot load ferricorn._logging: {e}"))?;
+    m.call_method1(
+        "setup",
+        (
+            cfg.loglevel.as_str(),
+            cfg.errorlog.as_str(),
+            cfg.accesslog.as_deref(),
+            cfg.logconfig.as_deref(),
+            cfg.logconfig_json.as_deref(),
+            cfg.logconfig_dict,
+        ),
+    )
+    .map_err(|e| e.value(py).to_string())?;
+    logging::use_python_logging();
+    Ok(())
+}
+
 fn fail(msg: &str) -> i32 {
     eprintln!("{msg}");
     1
@@ -378,6 +404,10 @@ fn run(py: Python<'_>, argv: Vec<String>) -> i32 {
     }
     if let Err(e) = logging::init_extras(&cfg) {
         eprintln!("{e}");
+        return USAGE_ERROR;
+    }
+    if let Err(e) = setup_python_logging(py, &cfg) {
+        eprintln!("ferricorn: error: {e}");
         return USAGE_ERROR;
     }
     if let Some(owner) = &owner {

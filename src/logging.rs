@@ -16,6 +16,7 @@ use std::io::Write;
 use std::sync::{Mutex, OnceLock};
 
 use crate::config::LogLevel;
+use pyo3::types::PyAnyMethods;
 
 /// One destination of log lines.
 enum Sink {
@@ -65,6 +66,13 @@ impl Sink {
 
 /// Reopens every log file (SIGUSR1), as Gunicorn does for logrotate.
 pub fn reopen() {
+    if python_logging() {
+        pyo3::Python::attach(|py| {
+            let _ = py
+                .import("ferricorn._logging")
+                .and_then(|m| m.call_method0("reopen"));
+        });
+    }
     let Some(l) = LOGGER.get() else { return };
     if let Ok(mut s) = l.error.lock() {
         s.reopen();
@@ -142,6 +150,13 @@ pub fn log(level: LogLevel, msg: &str) {
         st.log(level);
     }
     if !enabled(level) {
+        return;
+    }
+    if python_logging() {
+        to_python(
+            "error",
+            (level_name(level).to_ascii_lowercase().as_str(), msg),
+        );
         return;
     }
     if let Some(s) = extras.and_then(|x| x.syslog.as_ref()) {
@@ -249,10 +264,37 @@ pub fn capture_output() {
     }
 }
 
+/// Python's `logging` writes the logs (the logconfig family): every line
+/// goes to the `gunicorn.error` / `gunicorn.access` loggers, with the GIL.
+static PY_LOGGING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Hands the logs to Python's `logging` (after `ferricorn._logging.setup`).
+pub fn use_python_logging() {
+    PY_LOGGING.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn python_logging() -> bool {
+    PY_LOGGING.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+fn to_python(func: &str, args: (&str, &str)) {
+    pyo3::Python::attach(|py| {
+        let r = py.import("ferricorn._logging").and_then(|m| match func {
+            "access" => m.call_method1("access", (args.1,)),
+            _ => m.call_method1("error", args),
+        });
+        if let Err(e) = r {
+            let _ = std::io::stderr()
+                .write_all(format!("ferricorn: logging failed: {e}\n{}\n", args.1).as_bytes());
+        }
+    });
+}
+
 /// Whether anything consumes finished requests: an access log, access lines
 /// to syslog, or statsd (lets the hot path skip collecting fields).
 pub fn access_enabled() -> bool {
-    LOGGER.get().is_some_and(|l| l.access.is_some())
+    python_logging()
+        || LOGGER.get().is_some_and(|l| l.access.is_some())
         || EXTRAS
             .get()
             .is_some_and(|x| x.statsd.is_some() || (x.syslog.is_some() && x.access_to_syslog))
@@ -393,6 +435,17 @@ pub fn access(rec: &AccessRecord<'_>) {
     let extras = EXTRAS.get();
     if let Some(st) = extras.and_then(|x| x.statsd.as_ref()) {
         st.request(rec.status, rec.elapsed);
+    }
+    if python_logging() {
+        let mut line = Vec::with_capacity(160);
+        let fmt = match (&logger.access, extras) {
+            (Some((_, f)), _) => f,
+            (None, Some(x)) => &x.access_format,
+            (None, None) => return,
+        };
+        fmt.render(rec, &mut line);
+        to_python("access", ("info", &String::from_utf8_lossy(&line)));
+        return;
     }
     let to_syslog = extras
         .filter(|x| x.access_to_syslog)

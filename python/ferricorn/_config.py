@@ -83,6 +83,12 @@ def load(path: str):
             raise ConfigFileError(f"config file {path!r} failed: {type(e).__name__}: {e}{_where(e, path)}") from None
     from . import _hooks
 
+    if isinstance(namespace.get("logconfig_dict"), dict):
+        # Kept as Python objects: handlers and filters may be nested dicts,
+        # callables or classes that the flat form handed to the core loses.
+        from . import _logging
+
+        _logging.LOGCONFIG_DICT = namespace["logconfig_dict"]
     _hooks.HOOKS.clear()
     for name in _hooks.HOOK_NAMES:
         if name in namespace and namespace[name] is not None:

@@ -240,6 +240,12 @@ pub struct Config {
     /// 0 = never recycle.
     /// `--preload`: import the app in the master before forking workers.
     pub preload_app: bool,
+    /// The logconfig family: Python's `logging` writes the logs.
+    pub logconfig: Option<String>,
+    pub logconfig_json: Option<String>,
+    /// `logconfig_dict` is set (non-empty) in the config file; its Python
+    /// value stays in `ferricorn._logging`.
+    pub logconfig_dict: bool,
     /// `--proxy-protocol` and who may use it (`--proxy-allow-from`).
     pub proxy_protocol: bool,
     pub proxy_allow_ips: Vec<String>,
@@ -771,6 +777,9 @@ impl<'a> Builder<'a> {
             umask: u32::try_from(self.int("umask")?)
                 .map_err(|_| ConfigError::new("argument -m/--umask: value is too large"))?,
             preload_app: self.flag("preload_app")?,
+            logconfig: self.opt_str("logconfig")?,
+            logconfig_json: self.opt_str("logconfig_json")?,
+            logconfig_dict: matches!(self.value("logconfig_dict")?, Value::Dict(d) if !d.is_empty()),
             proxy_protocol: self.flag("proxy_protocol")?,
             proxy_allow_ips: self.list("proxy_allow_ips")?,
             reload: self.flag("reload")?,

@@ -654,8 +654,8 @@ fn cmd_args_errors_name_the_variable() {
         "ferricorn: error: FERRICORN_CMD_ARGS: APP_MODULE cannot be given here, pass it on the command line: 'app:app'"
     );
     assert_eq!(
-        err_env(&[], &[("GUNICORN_CMD_ARGS", "--log-config=log.ini")]),
-        "ferricorn: error: GUNICORN_CMD_ARGS: --log-config (logconfig) is not supported yet"
+        err_env(&[], &[("GUNICORN_CMD_ARGS", "--paste=x.ini")]),
+        "ferricorn: error: GUNICORN_CMD_ARGS: --paste/--paster (paste) is not supported yet"
     );
 }
 
@@ -749,7 +749,7 @@ fn errors_are_one_line() {
         &["--foo"][..],
         &["-w", "x"],
         &["-k", "gevent"],
-        &["--log-config", "h"],
+        &["--paste", "h"],
     ] {
         assert!(!err(args).contains('\n'));
     }
@@ -765,8 +765,8 @@ fn exit_code_is_argparse_usage_error() {
 #[test]
 fn not_yet_implemented_settings_are_refused() {
     assert_eq!(
-        err(&["--log-config", "log.ini"]),
-        "ferricorn: error: --log-config (logconfig) is not supported yet"
+        err(&["--paste", "x.ini"]),
+        "ferricorn: error: --paste/--paster (paste) is not supported yet"
     );
     assert_eq!(
         err(&["--spew"]),
@@ -1168,6 +1168,9 @@ fn implemented_settings_are_the_expected_ones() {
         "errorlog",
         "loglevel",
         "capture_output",
+        "logconfig",
+        "logconfig_dict",
+        "logconfig_json",
         "syslog_addr",
         "syslog",
         "syslog_prefix",
@@ -1265,8 +1268,8 @@ fn set_by_name_uses_the_cli_rules_with_python_values() {
         "ferricorn: error: invalid value for reload: invalid boolean: 'maybe'"
     );
     assert_eq!(
-        e(b.set("logconfig", Input::Str("h.ini".into()), Source::ConfigFile)),
-        "ferricorn: error: config file setting logconfig is not supported yet"
+        e(b.set("paste", Input::Str("h.ini".into()), Source::ConfigFile)),
+        "ferricorn: error: config file setting paste is not supported yet"
     );
     b.set(
         "post_fork",

@@ -243,6 +243,30 @@ pub fn error_fd() -> i32 {
         .unwrap_or(2)
 }
 
+/// The environ keys (as `{name}e` atoms spell them) the access-log format
+/// asks for; empty for the common formats, so nothing is read then.
+pub fn access_env_keys() -> &'static [String] {
+    static KEYS: OnceLock<Vec<String>> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let mut keys = Vec::new();
+        let formats = LOGGER
+            .get()
+            .and_then(|l| l.access.as_ref().map(|(_, f)| f))
+            .into_iter()
+            .chain(EXTRAS.get().map(|x| &x.access_format));
+        for f in formats {
+            for a in &f.0 {
+                if let Atom::Env(n) = a {
+                    if !keys.iter().any(|k: &String| k.eq_ignore_ascii_case(n)) {
+                        keys.push(n.clone());
+                    }
+                }
+            }
+        }
+        keys
+    })
+}
+
 /// Whether the access-log format refers to response headers (`%({name}o)s`).
 pub fn access_needs_response_headers() -> bool {
     LOGGER.get().is_some_and(|l| l.needs_response_headers)
@@ -410,6 +434,9 @@ pub struct AccessRecord<'a> {
     pub response_bytes: u64,
     pub request_headers: &'a [(&'a [u8], &'a [u8])],
     pub response_headers: &'a [(Vec<u8>, Vec<u8>)],
+    /// The environ values the format's `{name}e` atoms ask for (lower-case
+    /// names), read from the WSGI environ after the app ran.
+    pub environ: &'a [(Vec<u8>, Vec<u8>)],
     pub elapsed: std::time::Duration,
 }
 
@@ -636,7 +663,14 @@ impl AccessFormat {
                 }
                 Atom::ReqHeader(h) => out.extend_from_slice(rec.request_header(h)),
                 Atom::RespHeader(h) => out.extend_from_slice(rec.response_header(h)),
-                Atom::Env(_) => out.push(b'-'),
+                Atom::Env(name) => match rec
+                    .environ
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name.as_bytes()))
+                {
+                    Some((_, v)) => out.extend_from_slice(v),
+                    None => out.push(b'-'),
+                },
             }
         }
     }
@@ -740,6 +774,7 @@ mod tests {
             response_bytes: 13,
             request_headers: headers,
             response_headers: &[],
+            environ: &[],
             elapsed: std::time::Duration::from_micros(1500),
         }
     }

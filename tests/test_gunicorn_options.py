@@ -92,3 +92,14 @@ def test_web_concurrency_sets_workers(server_factory):
     assert len(set(pids)) == 3
     env = exchange(srv.port, build_request("GET", "/environ")).json()
     assert env["wsgi.multiprocess"] is True
+
+
+def test_access_log_environ_atoms(server_factory):
+    """%({name}e)s shows a WSGI environ value (Gunicorn lower-cases the name),
+    including one the application set, as auth middleware sets REMOTE_USER."""
+    srv = server_factory("envlog_app:application", "-w", "1", "--access-logfile", "-",
+                         "--access-logformat",
+                         "ENV %({remote_user}e)s %({wsgi.url_scheme}e)s %({PATH_INFO}e)s %({nosuch}e)s")
+    exchange(srv.port, build_request("GET", "/p/q"))
+    wait_for(lambda: "ENV alice http /p/q -" in srv.stdout(), timeout=5,
+             what=lambda: "environ atoms in:\n" + srv.stdout())

@@ -221,6 +221,7 @@ pub async fn serve(worker: Rc<Worker>, mut stream: Stream, peer: Arc<Peer>, list
             listener,
             // --keep-alive 0 turns keep-alive off, as in Gunicorn.
             closing: worker.is_closing() || worker.keepalive().is_zero(),
+            log_environ: Vec::new(),
         };
         let Some(mut done) = worker.dispatch(ex).await else {
             break;
@@ -244,6 +245,7 @@ pub async fn serve(worker: Rc<Worker>, mut stream: Stream, peer: Arc<Peer>, list
             status,
             body_bytes,
             resp_headers,
+            log_environ,
             resume: _,
         } = done;
         buf = rest;
@@ -257,7 +259,14 @@ pub async fn serve(worker: Rc<Worker>, mut stream: Stream, peer: Arc<Peer>, list
             }
         }
         if let Some(a) = access {
-            a.log(&peer, status, body_bytes, &resp_headers, started.elapsed());
+            a.log(
+                &peer,
+                status,
+                body_bytes,
+                &resp_headers,
+                &log_environ,
+                started.elapsed(),
+            );
         }
         worker.request_done();
         if ok && discard > 0 && keep_alive && !abort {
@@ -308,6 +317,7 @@ impl AccessHead {
         status: u16,
         bytes: u64,
         resp_headers: &[(Vec<u8>, Vec<u8>)],
+        environ: &[(Vec<u8>, Vec<u8>)],
         elapsed: Duration,
     ) {
         let hdrs: Vec<(&[u8], &[u8])> = self
@@ -326,6 +336,7 @@ impl AccessHead {
             response_bytes: bytes,
             request_headers: &hdrs,
             response_headers: resp_headers,
+            environ,
             elapsed,
         });
     }

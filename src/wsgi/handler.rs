@@ -113,6 +113,8 @@ pub fn handle(py: Python<'_>, app: &Arc<WsgiApp>, mut ex: Exchange, inline: bool
         None
     };
     let mut file = None;
+    let log_keys = logging::access_env_keys();
+    let env_for_log = (!log_keys.is_empty()).then(|| env.clone());
     let (result, run) = match app.app.bind(py).call1((env, sr.clone())) {
         Ok(r) => {
             let run = run_result(py, &r, &sr, &mut file);
@@ -120,6 +122,10 @@ pub fn handle(py: Python<'_>, app: &Arc<WsgiApp>, mut ex: Exchange, inline: bool
         }
         Err(e) => (None, Err(e)),
     };
+    if let Some(env) = env_for_log {
+        // After the call: middleware may have added keys (REMOTE_USER).
+        ex.log_environ = environ_for_log(&env, log_keys);
+    }
     let req = Req {
         ex,
         sr,
@@ -263,6 +269,7 @@ fn suspend(app: &Arc<WsgiApp>, req: Req<'_>, source: Source) -> Done {
         status,
         body_bytes,
         resp_headers: Vec::new(),
+        log_environ: Vec::new(),
         resume: Some(Resume(Some(Box::new(Suspended {
             app: app.clone(),
             ex: req.ex,
@@ -414,6 +421,7 @@ fn conclude(
         status: out.status,
         body_bytes: out.body_bytes,
         resp_headers: out.resp_headers.unwrap_or_default(),
+        log_environ: std::mem::take(&mut req.ex.log_environ),
         resume: None,
     }
 }
@@ -423,6 +431,25 @@ fn input_stream_buf(input: &Bound<'_, Input>, ex: &mut Exchange) -> BytesMut {
         Some(mut s) => std::mem::take(&mut s.buf),
         None => std::mem::take(&mut ex.buf),
     }
+}
+
+/// The values of `keys` (matched without regard to case, as Gunicorn's
+/// lower-cased `{name}e` atoms) in `env`, as text.
+fn environ_for_log(
+    env: &Bound<'_, pyo3::types::PyDict>,
+    keys: &[String],
+) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut out = Vec::new();
+    for (k, v) in env.iter() {
+        let Ok(k) = k.extract::<String>() else {
+            continue;
+        };
+        if keys.iter().any(|want| want.eq_ignore_ascii_case(&k)) {
+            let text = v.str().map(|s| s.to_string()).unwrap_or_default();
+            out.push((k.into_bytes(), text.into_bytes()));
+        }
+    }
+    out
 }
 
 fn simple(status: u16) -> Done {
@@ -437,6 +464,7 @@ fn simple(status: u16) -> Done {
         status,
         body_bytes: 0,
         resp_headers: Vec::new(),
+        log_environ: Vec::new(),
         resume: None,
     }
 }

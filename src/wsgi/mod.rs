@@ -87,6 +87,8 @@ pub struct Exchange {
     pub listener: usize,
     /// The worker is stopping: answer with `Connection: close`.
     pub closing: bool,
+    /// Filled by the handler: environ values the access log asks for.
+    pub log_environ: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 /// A file body to finish with `sendfile(2)` after the head was written.
@@ -118,6 +120,8 @@ pub struct Done {
     pub body_bytes: u64,
     /// Response headers, kept only when the access log format needs them.
     pub resp_headers: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Environ values for the access log's `{name}e` atoms (usually none).
+    pub log_environ: Vec<(Vec<u8>, Vec<u8>)>,
     /// Inline mode only: the response is not finished. Write `pending`,
     /// then hand this back to the application side (`Worker::resume`),
     /// which produces the next `Done`; every other field is meaningless

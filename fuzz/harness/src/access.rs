@@ -86,6 +86,7 @@ impl Fields {
             response_bytes: self.bytes,
             request_headers: &req,
             response_headers: &self.resp,
+            environ: &[],
             elapsed: self.elapsed,
         };
         let mut out = Vec::new();

@@ -17,6 +17,7 @@
 pub mod arbiter;
 pub mod config;
 pub mod daemon;
+pub mod gil;
 pub mod hooks;
 pub mod http;
 pub mod listeners;

@@ -67,7 +67,7 @@ impl Sink {
 /// Reopens every log file (SIGUSR1), as Gunicorn does for logrotate.
 pub fn reopen() {
     if python_logging() {
-        pyo3::Python::attach(|py| {
+        crate::gil::with_gil(|py| {
             let _ = py
                 .import("ferricorn._logging")
                 .and_then(|m| m.call_method0("reopen"));
@@ -302,7 +302,7 @@ fn python_logging() -> bool {
 }
 
 fn to_python(func: &str, args: (&str, &str)) {
-    pyo3::Python::attach(|py| {
+    crate::gil::with_gil(|py| {
         let r = py.import("ferricorn._logging").and_then(|m| match func {
             "access" => m.call_method1("access", (args.1,)),
             _ => m.call_method1("error", args),

@@ -158,7 +158,7 @@ def test_django_streaming_response(django_srv):
 def test_django_meta(django_srv):
     r = requests.get(django_srv.url("/meta/"), headers={"Host": "example.test:8080"}, timeout=10)
     assert r.json() == {"path": "/meta/", "path_info": "/meta/", "script_name": "", "host": "example.test:8080",
-                        "method": "GET"}
+                        "method": "GET", "scheme": "http"}
 
 
 def test_django_concurrent_clients(django_srv):

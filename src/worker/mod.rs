@@ -295,7 +295,7 @@ fn install_stack_dump(py: Python<'_>) {
 /// Reopens the log files (SIGUSR1) and re-aims the stack dumps at the new one.
 fn reopen_logs() {
     logging::reopen();
-    Python::attach(install_stack_dump);
+    crate::gil::with_gil(install_stack_dump);
 }
 
 /// The worker's life; returns its exit status.
@@ -509,7 +509,7 @@ async fn run_hook_signals(fd: std::os::fd::OwnedFd) {
                 return;
             }
         }
-        Python::attach(|py| {
+        crate::gil::with_gil(|py| {
             // SAFETY: attached; runs the handlers Python's C handler queued.
             if unsafe { pyo3::ffi::PyErr_CheckSignals() } != 0 {
                 if let Some(e) = PyErr::take(py) {
@@ -634,7 +634,7 @@ async fn serve_all(
                 scoreboard.beat(slot);
                 logging::tick();
                 if let Some(r) = reloader.as_mut() {
-                    if let Some(f) = Python::attach(|py| r.check(py)) {
+                    if let Some(f) = crate::gil::with_gil(|py| r.check(py)) {
                         if !worker.is_closing() {
                             logging::info(&format!("Worker reloading: {} modified", f.display()));
                             worker.begin_shutdown();

@@ -43,4 +43,5 @@ def stream(request):
 
 def meta(request):
     return JsonResponse({"path": request.path, "path_info": request.path_info, "script_name": request.META.get("SCRIPT_NAME"),
-                         "host": request.get_host(), "method": request.method})
+                         "host": request.get_host(), "method": request.method,
+                         "scheme": request.scheme})

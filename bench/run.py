@@ -59,15 +59,18 @@ SERVERS: dict[str, dict] = {
     },
     "ferricorn-t1": {
         "kind": "ferricorn",
-        "cmd": [str(VBIN / "ferricorn"), "-w", "1", "--threads", "1", "-b", HOST + ":{port}", "{app}"],
+        "cmd": [str(VBIN / "ferricorn"), "-w", "1", "--threads", "1", "--worker-connections", "4096",
+                "-b", HOST + ":{port}", "{app}"],
     },
     "ferricorn-t8": {
         "kind": "ferricorn",
-        "cmd": [str(VBIN / "ferricorn"), "-w", "1", "--threads", "8", "-b", HOST + ":{port}", "{app}"],
+        "cmd": [str(VBIN / "ferricorn"), "-w", "1", "--threads", "8", "--worker-connections", "4096",
+                "-b", HOST + ":{port}", "{app}"],
     },
     "ferricorn-t64": {
         "kind": "ferricorn",
-        "cmd": [str(VBIN / "ferricorn"), "-w", "1", "--threads", "64", "-b", HOST + ":{port}", "{app}"],
+        "cmd": [str(VBIN / "ferricorn"), "-w", "1", "--threads", "64", "--worker-connections", "4096",
+                "-b", HOST + ":{port}", "{app}"],
         "workloads": ["sleep10ms"],
         "note": "only for the 10 ms sleep workload (one thread per connection, like granian's ~70)",
     },

@@ -610,7 +610,7 @@ impl AccessFormat {
         for atom in &self.0 {
             match atom {
                 Atom::Literal(l) => out.extend_from_slice(l),
-                Atom::RemoteAddr => out.extend_from_slice(rec.remote_addr.as_bytes()),
+                Atom::RemoteAddr => push_escaped(out, rec.remote_addr.as_bytes()),
                 Atom::Dash => out.push(b'-'),
                 Atom::User => match basic_auth_user(rec.request_header("authorization")) {
                     Some(u) if !u.is_empty() => {
@@ -629,15 +629,15 @@ impl AccessFormat {
                     out.extend_from_slice(s.as_bytes());
                 }
                 Atom::RequestLine => {
-                    out.extend_from_slice(rec.method);
+                    push_escaped(out, rec.method);
                     out.push(b' ');
-                    out.extend_from_slice(rec.target);
+                    push_escaped(out, rec.target);
                     out.push(b' ');
-                    out.extend_from_slice(rec.version.as_bytes());
+                    push_escaped(out, rec.version.as_bytes());
                 }
-                Atom::Method => out.extend_from_slice(rec.method),
-                Atom::UrlPath => out.extend_from_slice(rec.path),
-                Atom::Query => out.extend_from_slice(rec.query),
+                Atom::Method => push_escaped(out, rec.method),
+                Atom::UrlPath => push_escaped(out, rec.path),
+                Atom::Query => push_escaped(out, rec.query),
                 Atom::Protocol => out.extend_from_slice(rec.version.as_bytes()),
                 Atom::Status => push_num(out, rec.status as u64),
                 Atom::Bytes => push_num(out, rec.response_bytes),
@@ -648,8 +648,8 @@ impl AccessFormat {
                         push_num(out, rec.response_bytes)
                     }
                 }
-                Atom::Referer => out.extend_from_slice(rec.request_header("referer")),
-                Atom::UserAgent => out.extend_from_slice(rec.request_header("user-agent")),
+                Atom::Referer => push_escaped(out, rec.request_header("referer")),
+                Atom::UserAgent => push_escaped(out, rec.request_header("user-agent")),
                 Atom::Seconds => push_num(out, rec.elapsed.as_secs()),
                 Atom::Micros => push_num(out, rec.elapsed.as_micros() as u64),
                 Atom::Millis => push_num(out, rec.elapsed.as_millis() as u64),
@@ -661,14 +661,14 @@ impl AccessFormat {
                     push_num(out, std::process::id() as u64);
                     out.extend_from_slice(b">");
                 }
-                Atom::ReqHeader(h) => out.extend_from_slice(rec.request_header(h)),
-                Atom::RespHeader(h) => out.extend_from_slice(rec.response_header(h)),
+                Atom::ReqHeader(h) => push_escaped(out, rec.request_header(h)),
+                Atom::RespHeader(h) => push_escaped(out, rec.response_header(h)),
                 Atom::Env(name) => match rec
                     .environ
                     .iter()
                     .find(|(k, _)| k.eq_ignore_ascii_case(name.as_bytes()))
                 {
-                    Some((_, v)) => out.extend_from_slice(v),
+                    Some((_, v)) => push_escaped(out, v),
                     None => out.push(b'-'),
                 },
             }
@@ -720,6 +720,21 @@ fn base64_decode(s: &[u8]) -> Option<Vec<u8>> {
         }
     }
     Some(out)
+}
+
+/// Appends an atom's value with `"` escaped as `\"`, as Gunicorn's
+/// SafeAtoms does (so a quote in a header cannot break a quoted field).
+fn push_escaped(out: &mut Vec<u8>, v: &[u8]) {
+    if !v.contains(&b'"') {
+        out.extend_from_slice(v);
+        return;
+    }
+    for &c in v {
+        if c == b'"' {
+            out.push(b'\\');
+        }
+        out.push(c);
+    }
 }
 
 fn push_num(out: &mut Vec<u8>, n: u64) {

@@ -44,6 +44,11 @@ pub fn init() -> bool {
     if END.load(Ordering::Relaxed) != 0 {
         return true;
     }
+    // An escape hatch for tools whose own command line is what /proc
+    // reports for us (valgrind: its options live in that memory).
+    if std::env::var_os("FERRICORN_NO_PROCTITLE").is_some() {
+        return false;
+    }
     let Some([arg_start, arg_end, env_start, env_end]) = areas() else {
         return false;
     };

@@ -64,7 +64,7 @@ def test_access_logformat(server_factory):
              what=lambda: "custom access log line in:\n" + srv.stdout())
 
 
-@pytest.mark.parametrize("flag", ["--spew", "--proxy-protocol"])
+@pytest.mark.parametrize("flag", ["--spew", "--strip-header-spaces"])
 def test_unsupported_flag_refused_cleanly(flag):
     """Options listed as 'not supported yet' are refused with one line, not ignored."""
     from conftest import run_cli
@@ -103,3 +103,12 @@ def test_access_log_environ_atoms(server_factory):
     exchange(srv.port, build_request("GET", "/p/q"))
     wait_for(lambda: "ENV alice http /p/q -" in srv.stdout(), timeout=5,
              what=lambda: "environ atoms in:\n" + srv.stdout())
+
+
+def test_access_log_escapes_quotes_in_atoms(server_factory):
+    """As Gunicorn: a quote in a logged value is written as \\" so it cannot
+    end a quoted field of the access log early."""
+    srv = server_factory("app:application", "-w", "1", "--access-logfile", "-")
+    exchange(srv.port, build_request("GET", "/hello", headers=[("User-Agent", 'evil" 200 "x')]))
+    wait_for(lambda: '"evil\\" 200 \\"x"' in srv.stdout(), timeout=5,
+             what=lambda: "escaped user agent in:\n" + srv.stdout())

@@ -171,8 +171,30 @@ const ATOMS: &[&str] = &[
     "",
 ];
 
+/// Gunicorn's SafeAtoms: `"` in a text atom is written as `\"`.
+fn esc(v: Vec<u8>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(v.len());
+    for c in v {
+        if c == b'"' {
+            out.push(b'\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn expected(a: &str, f: &Fields) -> Vec<u8> {
     let num = |n: u128| n.to_string().into_bytes();
+    let text = matches!(a, "h" | "u" | "r" | "m" | "U" | "q" | "f" | "a") || a.starts_with('{');
+    let v = expected_raw(a, f, num);
+    if text {
+        esc(v)
+    } else {
+        v
+    }
+}
+
+fn expected_raw(a: &str, f: &Fields, num: impl Fn(u128) -> Vec<u8>) -> Vec<u8> {
     match a {
         "h" => f.remote.as_bytes().to_vec(),
         "l" => b"-".to_vec(),

@@ -105,6 +105,18 @@ fn module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
 /// settings to `_hooks` (for `server.cfg`) and reads which hooks are set.
 /// Does nothing, and imports nothing, when no config file defined a hook.
 pub fn configure(py: Python<'_>, cfg: &Config) {
+    // Only a config file can define hooks, and loading one imports
+    // `_hooks`: if it is not imported, there are none (and importing it
+    // here would cost every server start for nothing).
+    let loaded = py
+        .import("sys")
+        .and_then(|s| s.getattr("modules"))
+        .and_then(|m| m.contains("ferricorn._hooks"))
+        .unwrap_or(false);
+    if !loaded {
+        DEFINED.store(0, Ordering::Relaxed);
+        return;
+    }
     let Ok(m) = module(py) else {
         DEFINED.store(0, Ordering::Relaxed);
         return;

@@ -12,6 +12,14 @@ import os
 import sys
 
 
+# Gunicorn's server hooks (the same list as ferricorn._hooks.HOOK_NAMES).
+HOOK_NAMES = (
+    "on_starting", "on_reload", "when_ready", "pre_fork", "post_fork", "post_worker_init",
+    "worker_int", "worker_abort", "pre_exec", "pre_request", "post_request", "child_exit",
+    "worker_exit", "nworkers_changed", "on_exit", "ssl_context",
+)
+
+
 class ConfigFileError(Exception):
     """A one-line, user-facing problem with the config file."""
 
@@ -81,16 +89,19 @@ def load(path: str):
             if isinstance(e, SystemExit):
                 raise ConfigFileError(f"config file {path!r} called exit()") from None
             raise ConfigFileError(f"config file {path!r} failed: {type(e).__name__}: {e}{_where(e, path)}") from None
-    from . import _hooks
-
     if isinstance(namespace.get("logconfig_dict"), dict):
         # Kept as Python objects: handlers and filters may be nested dicts,
         # callables or classes that the flat form handed to the core loses.
         from . import _logging
 
         _logging.LOGCONFIG_DICT = namespace["logconfig_dict"]
-    _hooks.HOOKS.clear()
-    for name in _hooks.HOOK_NAMES:
+    hook_names = [n for n in HOOK_NAMES if namespace.get(n) is not None]
+    if hook_names or "ferricorn._hooks" in sys.modules:
+        # Imported only when hooks exist (or existed before this HUP).
+        from . import _hooks
+
+        _hooks.HOOKS.clear()
+    for name in hook_names:
         if name in namespace and namespace[name] is not None:
             try:
                 _hooks.register(name, namespace[name])

@@ -17,8 +17,6 @@ goes on, except in ``on_starting`` / ``when_ready``, where it stops the
 server as it would stop Gunicorn.
 """
 
-import importlib
-import inspect
 import os
 import sys
 import time
@@ -44,6 +42,8 @@ class HookError(Exception):
 
 def _resolve(name, value):
     if isinstance(value, str):
+        import importlib
+
         mod, _, attr = value.rpartition(".")
         if not mod:
             raise HookError(f"{name}: {value!r} is not a dotted path to a callable")
@@ -61,6 +61,8 @@ def _resolve(name, value):
 def _adapt_post_request(fn):
     """Gunicorn accepts post_request(worker, req), (worker, req, environ) or
     (worker, req, environ, resp): call with as many arguments as it takes."""
+    import inspect
+
     try:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):

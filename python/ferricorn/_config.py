@@ -12,7 +12,7 @@ import os
 import sys
 
 
-# Gunicorn's server hooks (the same list as ferricorn._hooks.HOOK_NAMES).
+# Gunicorn's server hooks (also ferricorn._hooks.HOOK_NAMES).
 HOOK_NAMES = (
     "on_starting", "on_reload", "when_ready", "pre_fork", "post_fork", "post_worker_init",
     "worker_int", "worker_abort", "pre_exec", "pre_request", "post_request", "child_exit",

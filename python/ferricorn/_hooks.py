@@ -24,11 +24,8 @@ import traceback
 
 from . import _ferricorn
 
-HOOK_NAMES = (
-    "on_starting", "on_reload", "when_ready", "pre_fork", "post_fork", "post_worker_init",
-    "worker_int", "worker_abort", "pre_exec", "pre_request", "post_request", "child_exit",
-    "worker_exit", "nworkers_changed", "on_exit", "ssl_context",
-)
+# Gunicorn's 16 hooks, in its order (kept in _config, which must not import us).
+from ._config import HOOK_NAMES  # noqa: E402
 
 #: name -> callable, for the hooks the configuration defines.
 HOOKS = {}

@@ -1342,28 +1342,39 @@ impl ExecPlan {
 /// Settings a HUP reads but cannot apply to a running master: say so
 /// rather than pretend (Gunicorn 23 ignores the logging ones silently).
 fn warn_restart_only(old: &Config, new: &Config) {
-    let mut changed = Vec::new();
-    if old.errorlog != new.errorlog {
-        changed.push("errorlog");
-    }
-    if old.loglevel != new.loglevel {
-        changed.push("loglevel");
-    }
-    if old.accesslog != new.accesslog {
-        changed.push("accesslog");
-    }
-    if old.access_log_format != new.access_log_format {
-        changed.push("access_log_format");
-    }
-    if old.capture_output != new.capture_output {
-        changed.push("capture_output");
-    }
-    if old.preload_app != new.preload_app {
-        changed.push("preload_app");
-    }
-    if old.daemon != new.daemon {
-        changed.push("daemon");
-    }
+    // Settings the logs and the master were opened with: a HUP cannot
+    // change them (Gunicorn before 26.1 did not re-apply logging either).
+    const RESTART_ONLY: &[&str] = &[
+        "errorlog",
+        "loglevel",
+        "accesslog",
+        "access_log_format",
+        "capture_output",
+        "logconfig",
+        "logconfig_dict",
+        "logconfig_json",
+        "syslog",
+        "syslog_addr",
+        "syslog_prefix",
+        "syslog_facility",
+        "disable_redirect_access_to_syslog",
+        "statsd_host",
+        "statsd_prefix",
+        "dogstatsd_tags",
+        "preload_app",
+        "daemon",
+    ];
+    let value = |c: &Config, name: &str| {
+        c.values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+    };
+    let changed: Vec<&str> = RESTART_ONLY
+        .iter()
+        .copied()
+        .filter(|n| value(old, n) != value(new, n))
+        .collect();
     if !changed.is_empty() {
         logging::warning(&format!(
             "Changed settings take effect only after a restart or USR2: {}",

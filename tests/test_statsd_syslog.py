@@ -95,3 +95,16 @@ def test_hooks_can_send_metrics_through_the_logger(server_factory, tmp_path):
     assert "shop.myapp.level:7|g" in lines, lines
     assert "Exception in pre_request" not in srv.stderr()
     sock.close()
+
+
+def test_hup_warns_that_statsd_and_log_settings_need_a_restart(server_factory, tmp_path):
+    import signal
+
+    conf = tmp_path / "gunicorn.conf.py"
+    conf.write_text('statsd_host = "127.0.0.1:9"\nstatsd_prefix = "one"\n')
+    srv = server_factory("app:application", "-c", str(conf))
+    srv.wait_ready()
+    conf.write_text('statsd_host = "127.0.0.1:9"\nstatsd_prefix = "two"\nloglevel = "warning"\n')
+    srv.signal(signal.SIGHUP)
+    srv.wait_for_log(r"Changed settings take effect only after a restart or USR2: loglevel, statsd_prefix")
+    assert requests.get(srv.url("/hello"), timeout=10).status_code == 200

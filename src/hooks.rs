@@ -240,3 +240,19 @@ pub fn _log(level: &str, message: &str) {
         _ => logging::info(message),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The hook names here (whose order is the `Hook` discriminants) must be
+    /// the settings table's hook rows, in the same order.
+    #[test]
+    fn names_match_the_settings_table() {
+        let table: Vec<&str> = crate::config::settings()
+            .iter()
+            .filter(|s| matches!(s.kind, crate::config::Kind::Hook(_)))
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(table, super::NAMES.to_vec());
+        assert_eq!(super::Hook::SslContext.name(), "ssl_context");
+    }
+}

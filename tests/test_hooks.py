@@ -208,3 +208,17 @@ def test_worker_abort_on_timeout(hooked):
     assert "WORKER TIMEOUT" in srv.stderr()
     r = requests.get(srv.url("/hello"), timeout=10)
     assert r.status_code == 200
+
+
+def test_python_hook_list_matches_the_settings_table():
+    """ferricorn._config.HOOK_NAMES (which decides what a config file's
+    hooks are) is the settings table's list (docs/settings.md is generated
+    from it), in the same order."""
+    import re
+    from pathlib import Path
+
+    from ferricorn._config import HOOK_NAMES
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "settings.md").read_text()
+    section = doc.split("## Server Hooks", 1)[1].split("\n## ", 1)[0]
+    assert tuple(re.findall(r"^\| `(\w+)` ", section, re.M)) == HOOK_NAMES

@@ -132,6 +132,31 @@ def test_large_chunked_response_arrives_whole(server_factory):
         assert r2.status == 200 and r2.body == b"pong"
 
 
+@pytest.mark.parametrize("via", ["iter", "write"])
+def test_streamed_block_is_sent_before_the_next_is_produced(server_factory, via):
+    """Small responses are queued and written after the loop has run the other ready
+    requests; that must never hold back a streamed block while the application works
+    on the next one (PEP 3333). The app sends "first", then blocks the loop until the
+    client, having received it, creates a marker file."""
+    srv = server_factory(APP, "-w", "1")
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=BOUND) as s:
+        s.sendall(b"GET /stream?id=%s&via=%s HTTP/1.1\r\nHost: x\r\n\r\n" % (via.encode(), via.encode()))
+        buf = bytearray()
+        deadline = time.monotonic() + BOUND
+        while b"first" not in buf:
+            assert time.monotonic() < deadline, "the first block never arrived"
+            data = s.recv(4096)
+            assert data, "closed before the first block: %r" % bytes(buf)
+            buf += data
+        (srv.mark_dir / ("go-" + via)).write_text("go")
+        while b"0\r\n\r\n" not in buf:
+            data = s.recv(4096)
+            assert data, "closed before the end of the response: %r" % bytes(buf)
+            buf += data
+    assert b"second:yes" in buf, "the app never saw the client receive the first block: %r" % bytes(buf)
+    assert ping(srv.port).endswith(b"pong")
+
+
 def test_close_called_and_iteration_stopped_when_slow_reader_goes_away(server_factory):
     """A client reads 1 MiB of 256 MiB and disconnects: the worker notices on its next
     write, calls close() on the iterable, and never pulls the rest from it (a suspended

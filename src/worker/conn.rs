@@ -171,6 +171,8 @@ enum ReadEnd {
 /// Serves one connection until it closes. The accept loop counted it open.
 pub async fn serve(worker: Rc<Worker>, mut stream: Stream, peer: Arc<Peer>, listener: usize) {
     let mut buf = BytesMut::with_capacity(4096);
+    // Reused for every response (inline mode queues small ones in it).
+    let mut out: Vec<u8> = Vec::new();
     let mut first = true;
     // --proxy-protocol: the connection may start with a PROXY header that
     // names the real client (only from --proxy-allow-from addresses).
@@ -222,11 +224,18 @@ pub async fn serve(worker: Rc<Worker>, mut stream: Stream, peer: Arc<Peer>, list
             // --keep-alive 0 turns keep-alive off, as in Gunicorn.
             closing: worker.is_closing() || worker.keepalive().is_zero(),
             log_environ: Vec::new(),
+            out: std::mem::take(&mut out),
         };
         let Some(mut done) = worker.dispatch(ex).await else {
             break;
         };
         let timeout = worker.write_timeout();
+        // Inline mode queued the response (responder::CORK_LIMIT): let the
+        // loop run the other ready requests first, so their clients get
+        // this tick's responses in one burst.
+        if worker.is_inline() && !done.pending.is_empty() {
+            tokio::task::yield_now().await;
+        }
         // Inline mode: a response that got more than the write budget ahead
         // of the client comes back in parts; the loop serves others while
         // this one is written.
@@ -250,6 +259,9 @@ pub async fn serve(worker: Rc<Worker>, mut stream: Stream, peer: Arc<Peer>, list
         } = done;
         buf = rest;
         let mut ok = pending.is_empty() || stream.write_all(&pending, timeout).await.is_ok();
+        if pending.capacity() <= 2 * crate::wsgi::responder::CORK_LIMIT {
+            out = pending;
+        }
         if ok && !abort {
             if let Some(f) = &file {
                 ok = stream

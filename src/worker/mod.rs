@@ -177,7 +177,7 @@ impl Worker {
     /// Inline mode: the application runs on this thread, so request bodies
     /// are read whole before it is called (conn.rs) and large responses
     /// come back as a [`handler::Resume`].
-    fn is_inline(&self) -> bool {
+    pub(crate) fn is_inline(&self) -> bool {
         matches!(self.dispatch, Dispatch::Inline(_))
     }
 

@@ -85,6 +85,7 @@ pub fn handle(py: Python<'_>, app: &Arc<WsgiApp>, mut ex: Exchange, inline: bool
             http11,
             write_timeout,
             inline,
+            std::mem::take(&mut ex.out),
         )),
     ) else {
         return internal();
@@ -220,7 +221,13 @@ impl Resume {
             return internal();
         };
         let (app, req, source) = s.bind(py);
-        req.sr.borrow_mut().out.suspended = false;
+        {
+            let mut me = req.sr.borrow_mut();
+            me.out.suspended = false;
+            // Corking is for the end of a response: from here on what the
+            // iterator yields goes out as it comes.
+            me.out.cork = false;
+        }
         let run = match wrote {
             Ok(()) => pump(py, &req.sr, source),
             Err(e) => {
@@ -542,7 +549,10 @@ fn run_result(
             let mut me = sr.borrow_mut();
             me.ensure_headers(py, None)?;
             me.out.body(py, first.as_bytes())?;
-            if me.out.over_budget() {
+            // A block still corked must be on the wire before the iterator
+            // is asked for more (it may block: a stream), unless the body is
+            // already complete (Flask, Django: one item with Content-Length).
+            if me.out.over_budget() || (me.out.corked() && !me.out.complete()) {
                 return Ok(Some(Source::Iter(it.unbind())));
             }
             drop(me);

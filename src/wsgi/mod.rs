@@ -89,6 +89,9 @@ pub struct Exchange {
     pub closing: bool,
     /// Filled by the handler: environ values the access log asks for.
     pub log_environ: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The connection's output buffer, reused from request to request:
+    /// becomes the response's `pending` (see `responder::CORK_LIMIT`).
+    pub out: Vec<u8>,
 }
 
 /// A file body to finish with `sendfile(2)` after the head was written.

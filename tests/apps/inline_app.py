@@ -11,6 +11,10 @@ Routes (PATH_INFO):
   /chunkedgen?n=N        the same bytes from a generator without Content-Length
                          (chunked on HTTP/1.1)
   /upload                reads wsgi.input in 64 KiB blocks: {"len": ..., "sha256": ...}
+  /stream?id=I&via=V     streams "first\n", then blocks (up to 5 s) until the
+                         marker "go-I" exists, then "second:yes\n" (or ":no" if
+                         it never appeared); V = iter (a generator) or write
+                         (the legacy write() callable)
 
 Markers are files in the directory named by FERRICORN_TEST_MARK_DIR.
 """
@@ -18,6 +22,7 @@ Markers are files in the directory named by FERRICORN_TEST_MARK_DIR.
 import hashlib
 import json
 import os
+import time
 from urllib.parse import parse_qs
 
 MARK_DIR = os.environ.get("FERRICORN_TEST_MARK_DIR")
@@ -57,6 +62,23 @@ class Gen:
         mark("closed-" + self.ident)
 
 
+def wait_for_marker(name, timeout=5.0):
+    path = os.path.join(MARK_DIR or ".", name)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.path.exists(path):
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def streamed(ident):
+    yield b"first\n"
+    # Blocks the worker's loop (inline mode): the first block must be on the
+    # wire before this generator is asked for its next item (PEP 3333).
+    yield b"second:%s\n" % (b"yes" if wait_for_marker("go-" + ident) else b"no")
+
+
 def application(environ, start_response):
     path = environ.get("PATH_INFO", "")
     q = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
@@ -73,6 +95,15 @@ def application(environ, start_response):
     if path == "/chunkedgen":
         start_response("200 OK", [("Content-Type", "application/octet-stream")])
         return iter(pieces(n, 251 * 64))
+    if path == "/stream":
+        ident = q.get("id", "x")
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        if q.get("via") == "write":
+            it = streamed(ident)
+            for block in it:
+                write(block)
+            return []
+        return streamed(ident)
     if path == "/upload":
         h = hashlib.sha256()
         total = 0

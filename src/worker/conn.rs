@@ -72,6 +72,97 @@ impl Stream {
         }
     }
 
+    /// Reads more of a body, at most `max` bytes into `body`. When `max` is
+    /// all that is left of the body, `after` is the connection buffer: the
+    /// same `readv` puts whatever follows the body (a pipelined request)
+    /// into its spare room. A read that leaves room unfilled
+    /// drained the socket, so the read readiness is cleared: the next read
+    /// waits for epoll instead of trying a `recv` that would fail with
+    /// EAGAIN (an exact-size read cannot tell; tokio's own reads do this for
+    /// short reads).
+    async fn read_body_part(
+        &mut self,
+        body: &mut BytesMut,
+        max: usize,
+        mut after: Option<&mut BytesMut>,
+    ) -> io::Result<usize> {
+        if max == 0 {
+            return Ok(0);
+        }
+        body.reserve(max);
+        if let Some(buf) = after.as_deref_mut() {
+            if buf.capacity() - buf.len() < 1024 {
+                buf.reserve(4096);
+            }
+        }
+        let fd = self.fd();
+        loop {
+            self.readable().await?;
+            let body_room = &mut body.spare_capacity_mut()[..max];
+            let mut none: [std::mem::MaybeUninit<u8>; 0] = [];
+            let buf_room = match after.as_deref_mut() {
+                Some(buf) => buf.spare_capacity_mut(),
+                None => &mut none[..],
+            };
+            let offered = body_room.len() + buf_room.len();
+            let iov = [
+                libc::iovec {
+                    iov_base: body_room.as_mut_ptr().cast(),
+                    iov_len: body_room.len(),
+                },
+                libc::iovec {
+                    iov_base: buf_room.as_mut_ptr().cast(),
+                    iov_len: buf_room.len(),
+                },
+            ];
+            let r = self.try_io_read(|| {
+                // SAFETY: both iovecs point into spare capacity that stays
+                // allocated (and unaliased) for the duration of the call.
+                let n = unsafe { libc::readv(fd, iov.as_ptr(), 2) };
+                if n < 0 {
+                    Err(io::Error::last_os_error())
+                } else {
+                    Ok(n as usize)
+                }
+            });
+            match r {
+                Ok(n) => {
+                    let to_body = n.min(max);
+                    // SAFETY: readv initialised `n` bytes: the first
+                    // `to_body` in body's spare room, the rest in buf's.
+                    unsafe {
+                        body.set_len(body.len() + to_body);
+                        if let Some(buf) = after.as_deref_mut() {
+                            buf.set_len(buf.len() + (n - to_body));
+                        }
+                    }
+                    if n > 0 && n < offered {
+                        let _ = self.try_io_read(|| Err::<(), _>(io::ErrorKind::WouldBlock.into()));
+                    }
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn readable(&self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.readable().await,
+            Stream::Unix(s) => s.readable().await,
+        }
+    }
+
+    /// One non-blocking read step; WouldBlock clears the read readiness.
+    fn try_io_read<R>(&self, f: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
+        match self {
+            Stream::Tcp(s) => s.try_io(Interest::READABLE, f),
+            Stream::Unix(s) => s.try_io(Interest::READABLE, f),
+        }
+    }
+
     async fn writable(&self) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.writable().await,
@@ -484,10 +575,13 @@ async fn read_body(
             buf.clear();
             sink.settle().await.map_err(spool_failed)?;
             while sink.len() < n {
-                let want = (n - sink.len()).min(sink.room() as u64) as usize;
+                let left = n - sink.len();
+                let want = left.min(sink.room() as u64) as usize;
+                // Only a read that can finish the body may run past it.
+                let after = (want as u64 == left).then_some(&mut *buf);
                 match tokio::time::timeout(
                     worker.body_timeout(),
-                    stream.read_at_most(&mut sink.mem, want),
+                    stream.read_body_part(&mut sink.mem, want, after),
                 )
                 .await
                 {

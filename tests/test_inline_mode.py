@@ -283,6 +283,24 @@ def test_slow_large_body_is_spooled_while_others_are_served(server_factory, tmp_
     assert_same_worker(srv, pid)
 
 
+@pytest.mark.parametrize("route", ["readall", "readmix", "upload"])
+@pytest.mark.parametrize("n", [5000, 200_000, MIB])
+def test_in_memory_bodies_arrive_intact_with_a_pipelined_request(server_factory, route, n):
+    """Bodies larger than the first read and up to the in-memory limit are read straight
+    into one bytes object: read() of all of it, partial reads and readline() all see the
+    exact bytes, and a request sent in the same packet right after the body is answered."""
+    srv = server_factory(APP, "-w", "1")
+    body = bytes((i * 7 + 3) % 256 for i in range(n - 1)) + b"\n"
+    with RawConnection(srv.port, timeout=BOUND) as c:
+        c.send(b"POST /%s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (route.encode(), n)
+               + body + build_request("GET", "/ping"))
+        r = c.read_response()
+        assert r.status == 200
+        got = r.json()
+        assert (got["len"], got["sha256"]) == (n, hashlib.sha256(body).hexdigest())
+        assert c.read_response().body == b"pong"
+
+
 @pytest.mark.parametrize("kind", ["chunked", "expect_continue", "chunked_expect_continue"])
 def test_large_bodies_read_whole_then_pipelined_request(server_factory, kind):
     """3 MB bodies, chunked and/or behind Expect: 100-continue: the app sees every byte,

@@ -84,12 +84,30 @@ impl Stream {
         &mut self,
         body: &mut BytesMut,
         max: usize,
-        mut after: Option<&mut BytesMut>,
+        after: Option<&mut BytesMut>,
     ) -> io::Result<usize> {
         if max == 0 {
             return Ok(0);
         }
         body.reserve(max);
+        let n = self
+            .read_into(&mut body.spare_capacity_mut()[..max], after)
+            .await?;
+        // SAFETY: read_into initialised the first min(n, max) bytes of the
+        // spare room it was given.
+        unsafe { body.set_len(body.len() + n.min(max)) };
+        Ok(n)
+    }
+
+    /// One `readv` (waiting for readability) into `room` and, past it, into
+    /// the spare room of `after` (whose length it advances). Returns the
+    /// bytes read in all: `room` gets the first `min(n, room.len())`. A
+    /// short read clears the read readiness (see [`Stream::read_body_part`]).
+    async fn read_into(
+        &mut self,
+        room: &mut [std::mem::MaybeUninit<u8>],
+        mut after: Option<&mut BytesMut>,
+    ) -> io::Result<usize> {
         if let Some(buf) = after.as_deref_mut() {
             if buf.capacity() - buf.len() < 1024 {
                 buf.reserve(4096);
@@ -98,17 +116,16 @@ impl Stream {
         let fd = self.fd();
         loop {
             self.readable().await?;
-            let body_room = &mut body.spare_capacity_mut()[..max];
             let mut none: [std::mem::MaybeUninit<u8>; 0] = [];
             let buf_room = match after.as_deref_mut() {
                 Some(buf) => buf.spare_capacity_mut(),
                 None => &mut none[..],
             };
-            let offered = body_room.len() + buf_room.len();
+            let offered = room.len() + buf_room.len();
             let iov = [
                 libc::iovec {
-                    iov_base: body_room.as_mut_ptr().cast(),
-                    iov_len: body_room.len(),
+                    iov_base: room.as_mut_ptr().cast(),
+                    iov_len: room.len(),
                 },
                 libc::iovec {
                     iov_base: buf_room.as_mut_ptr().cast(),
@@ -116,8 +133,8 @@ impl Stream {
                 },
             ];
             let r = self.try_io_read(|| {
-                // SAFETY: both iovecs point into spare capacity that stays
-                // allocated (and unaliased) for the duration of the call.
+                // SAFETY: both iovecs point into memory that stays allocated
+                // (and unaliased) for the duration of the call.
                 let n = unsafe { libc::readv(fd, iov.as_ptr(), 2) };
                 if n < 0 {
                     Err(io::Error::last_os_error())
@@ -127,14 +144,10 @@ impl Stream {
             });
             match r {
                 Ok(n) => {
-                    let to_body = n.min(max);
-                    // SAFETY: readv initialised `n` bytes: the first
-                    // `to_body` in body's spare room, the rest in buf's.
-                    unsafe {
-                        body.set_len(body.len() + to_body);
-                        if let Some(buf) = after.as_deref_mut() {
-                            buf.set_len(buf.len() + (n - to_body));
-                        }
+                    if let Some(buf) = after.as_deref_mut() {
+                        // SAFETY: readv initialised the bytes past `room`
+                        // at the start of buf's spare room.
+                        unsafe { buf.set_len(buf.len() + n.saturating_sub(room.len())) };
                     }
                     if n > 0 && n < offered {
                         let _ = self.try_io_read(|| Err::<(), _>(io::ErrorKind::WouldBlock.into()));
@@ -566,6 +579,9 @@ async fn read_body(
             if buf.len() as u64 >= n {
                 return Ok(Body::Full(buf.split_to(n as usize)));
             }
+            if inline && n <= in_memory as u64 {
+                return read_body_bytes(worker, stream, buf, n as usize).await;
+            }
             // The rest goes straight into a buffer of exactly the body's
             // size (or, spooling, a staging buffer): reads can never run
             // into a pipelined request, and the connection buffer stays
@@ -648,6 +664,56 @@ async fn read_body(
             }
         }
     }
+}
+
+/// Inline mode: reads the rest of a `Content-Length` body straight into a
+/// new Python `bytes` object (`wsgi.input.read()` then returns it without a
+/// copy). The part already in the connection buffer is copied in first.
+async fn read_body_bytes(
+    worker: &Worker,
+    stream: &mut Stream,
+    buf: &mut BytesMut,
+    n: usize,
+) -> Result<Body, ReadEnd> {
+    use pyo3::types::PyBytes;
+    // SAFETY: inline mode: this task runs on the loop thread, which holds
+    // the GIL whenever a task runs (and pyo3 counts it as held there, so the
+    // object is also dropped correctly if the read fails).
+    let py = unsafe { pyo3::Python::assume_attached() };
+    // SAFETY: a new, uninitialised bytes object of `n` bytes, owned here;
+    // nothing else can see it until it is filled and handed over.
+    let raw = unsafe { pyo3::ffi::PyBytes_FromStringAndSize(std::ptr::null(), n as isize) };
+    // SAFETY: `raw` is a new reference to a bytes object (or null, an error).
+    let Ok(body) = (unsafe { pyo3::Bound::from_owned_ptr_or_err(py, raw) }) else {
+        return Err(ReadEnd::Quiet); // MemoryError: drop the connection
+    };
+    // SAFETY: PyBytes_FromStringAndSize returns a bytes object.
+    let body: pyo3::Py<PyBytes> = unsafe { body.cast_into_unchecked::<PyBytes>() }.unbind();
+    // SAFETY: the object's buffer is `n` bytes long and lives as long as `body`.
+    let data = unsafe {
+        std::slice::from_raw_parts_mut(
+            pyo3::ffi::PyBytes_AsString(raw).cast::<std::mem::MaybeUninit<u8>>(),
+            n,
+        )
+    };
+    let mut filled = buf.len();
+    for (d, &b) in data.iter_mut().zip(buf.iter()) {
+        d.write(b);
+    }
+    buf.clear();
+    while filled < n {
+        // The last read may also take what follows (a pipelined request).
+        match tokio::time::timeout(
+            worker.body_timeout(),
+            stream.read_into(&mut data[filled..], Some(&mut *buf)),
+        )
+        .await
+        {
+            Ok(Ok(k)) if k > 0 => filled += k.min(n - filled),
+            _ => return Err(ReadEnd::Quiet),
+        }
+    }
+    Ok(Body::Bytes(body))
 }
 
 /// Inline mode keeps a request body up to this size in memory (or

@@ -57,16 +57,23 @@ pub fn handle(py: Python<'_>, app: &Arc<WsgiApp>, mut ex: Exchange, inline: bool
     let head_request = ex.head.method() == b"HEAD";
     let http11 = ex.head.version == Version::Http11;
     let keep_alive = ex.head.keep_alive && !ex.closing;
+    let mut whole = None;
     let (data, stream, spool) = match std::mem::replace(&mut ex.body, Body::Empty) {
         Body::Empty => (BytesMut::new(), None, None),
         Body::Full(b) => (b, None, None),
+        Body::Bytes(b) => {
+            whole = Some(b);
+            (BytesMut::new(), None, None)
+        }
         Body::Spooled(s) => (BytesMut::new(), None, Some(s)),
         Body::Stream(mut s) => (std::mem::take(&mut s.prefix), Some(s), None),
     };
     let write_timeout = crate::worker::write_timeout(&app.cfg);
 
     let streaming = stream.is_some();
-    let input = if let Some(spool) = spool {
+    let input = if let Some(b) = whole {
+        Bound::new(py, Input::whole(b))
+    } else if let Some(spool) = spool {
         Bound::new(py, Input::spooled(spool))
     } else if data.is_empty() && stream.is_none() {
         Ok(app.empty_input.bind(py).clone())

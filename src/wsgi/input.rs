@@ -219,6 +219,10 @@ fn http_to_io(e: HttpError) -> std::io::Error {
 /// The `wsgi.input` object.
 #[pyclass(module = "ferricorn", name = "Input")]
 pub struct Input {
+    /// Inline mode: the whole body as one `bytes` object, untouched so far.
+    /// `read()` of all of it returns this very object; any other read
+    /// first moves it into `data`.
+    whole: Option<Py<PyBytes>>,
     /// Decoded body bytes not yet returned to the application.
     data: BytesMut,
     stream: Option<StreamBody>,
@@ -228,6 +232,7 @@ pub struct Input {
 impl Input {
     pub fn new(data: BytesMut, stream: Option<StreamBody>) -> Input {
         Input {
+            whole: None,
             data,
             stream,
             spool: None,
@@ -237,9 +242,28 @@ impl Input {
     /// A body the connection spooled to a file (inline mode).
     pub fn spooled(spool: Spool) -> Input {
         Input {
+            whole: None,
             data: BytesMut::new(),
             stream: None,
             spool: Some(spool),
+        }
+    }
+
+    /// A whole body the connection read into a `bytes` object (inline mode).
+    pub fn whole(body: Py<PyBytes>) -> Input {
+        Input {
+            whole: Some(body),
+            data: BytesMut::new(),
+            stream: None,
+            spool: None,
+        }
+    }
+
+    /// Moves a whole-body `bytes` object into `data`, for reads that take
+    /// only part of it.
+    fn unwhole(&mut self, py: Python<'_>) {
+        if let Some(b) = self.whole.take() {
+            self.data = BytesMut::from(b.bind(py).as_bytes());
         }
     }
 
@@ -311,6 +335,7 @@ impl Input {
     }
 
     fn read_line(&mut self, py: Python<'_>, limit: Option<usize>) -> PyResult<Py<PyBytes>> {
+        self.unwhole(py);
         let mut scanned = 0;
         loop {
             let cap = limit.unwrap_or(usize::MAX);
@@ -343,7 +368,22 @@ impl Input {
     /// `read()` / `read(-1)` / `read(None)`: the rest of the body; `read(n)`: at most n bytes.
     #[pyo3(signature = (size=None))]
     fn read(&mut self, py: Python<'_>, size: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyBytes>> {
-        match size_arg(size)? {
+        let size = size_arg(size)?;
+        if let Some(b) = &self.whole {
+            let len = b.bind(py).as_bytes().len();
+            match size {
+                Some(0) => return Ok(PyBytes::new(py, b"").unbind()),
+                Some(n) if n < len => self.unwhole(py),
+                // All of it: the object itself, no copy.
+                _ => {
+                    return Ok(self
+                        .whole
+                        .take()
+                        .unwrap_or_else(|| PyBytes::new(py, b"").unbind()))
+                }
+            }
+        }
+        match size {
             None => {
                 while self.fill(py, READ_CHUNK)? {}
                 Ok(self.take(py, self.data.len()))

@@ -64,6 +64,11 @@ pub enum Body {
     Empty,
     /// The whole body, read by the connection before the app was called.
     Full(BytesMut),
+    /// Inline mode: the whole body, read by the connection straight into a
+    /// Python `bytes` object, so `wsgi.input.read()` hands it over without
+    /// a copy. Created and dropped only on the inline loop thread, which
+    /// holds the GIL whenever a task runs.
+    Bytes(pyo3::Py<pyo3::types::PyBytes>),
     /// Inline mode: a body larger than the in-memory threshold, read whole
     /// by the connection into an unlinked temporary file before the app was
     /// called (so the app never waits on the socket on the loop thread).

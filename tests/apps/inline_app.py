@@ -11,6 +11,8 @@ Routes (PATH_INFO):
   /chunkedgen?n=N        the same bytes from a generator without Content-Length
                          (chunked on HTTP/1.1)
   /upload                reads wsgi.input in 64 KiB blocks: {"len": ..., "sha256": ...}
+  /readall               the same from one read(); /readmix from read(7),
+                         readline(), then read()
   /stream?id=I&via=V     streams "first\n", then blocks (up to 5 s) until the
                          marker "go-I" exists, then "second:yes\n" (or ":no" if
                          it never appeared); V = iter (a generator) or write
@@ -104,6 +106,16 @@ def application(environ, start_response):
                 write(block)
             return []
         return streamed(ident)
+    if path in ("/readall", "/readmix"):
+        inp = environ["wsgi.input"]
+        if path == "/readall":
+            data = inp.read()
+        else:
+            data = inp.read(7) + inp.readline() + inp.read()
+        body = json.dumps({"len": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+                           "type": type(data).__name__}).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
     if path == "/upload":
         h = hashlib.sha256()
         total = 0

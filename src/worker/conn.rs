@@ -298,8 +298,9 @@ pub async fn serve(worker: Rc<Worker>, mut stream: Stream, peer: Arc<Peer>, list
         worker.conn_closed();
         return;
     };
+    let mut timer = std::pin::pin!(tokio::time::sleep(worker.keepalive()));
     loop {
-        let head = match read_head(&worker, &mut stream, &mut buf, first).await {
+        let head = match read_head(&worker, &mut stream, &mut buf, first, timer.as_mut()).await {
             Ok(h) => h,
             Err(ReadEnd::Quiet) => break,
             Err(ReadEnd::Reject(e)) => {
@@ -465,12 +466,16 @@ fn version_str(v: Version) -> &'static str {
     }
 }
 
-/// Reads until a whole request head is parsed.
+/// Reads until a whole request head is parsed. `timer` is the
+/// connection's one keep-alive/header timer, moved forward for every wait:
+/// a deadline later than the armed one costs a store, not a timer-wheel
+/// removal and insertion per request.
 async fn read_head(
     worker: &Worker,
     stream: &mut Stream,
     buf: &mut BytesMut,
     first: bool,
+    mut timer: std::pin::Pin<&mut tokio::time::Sleep>,
 ) -> Result<RequestHead, ReadEnd> {
     let limits = worker.limits();
     let mut deadline: Option<Instant> = None;
@@ -497,13 +502,18 @@ async fn read_head(
                 }
         });
         let was_empty = buf.is_empty();
+        if timer.deadline() != d.into() {
+            timer.as_mut().reset(d.into());
+        }
         let read = tokio::select! {
-            r = tokio::time::timeout_at(d.into(), stream.read_buf(buf)) => r,
+            biased;
+            r = stream.read_buf(buf) => r,
+            () = timer.as_mut() => return Err(ReadEnd::Quiet),
             _ = worker.closed(), if idle => return Err(ReadEnd::Quiet),
         };
         match read {
-            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return Err(ReadEnd::Quiet),
-            Ok(Ok(_)) => {
+            Ok(0) | Err(_) => return Err(ReadEnd::Quiet),
+            Ok(_) => {
                 if was_empty && idle {
                     // The first byte of a new request starts the header clock.
                     deadline = Some(Instant::now() + worker.header_timeout());

@@ -29,7 +29,6 @@ use std::time::Duration;
 
 use pyo3::prelude::*;
 use tokio::net::{TcpListener, UnixListener};
-use tokio::sync::watch;
 
 use crate::arbiter::{WorkerBoot, WORKER_BOOT_ERROR};
 use crate::config::Config;
@@ -88,8 +87,10 @@ pub struct Worker {
     proxy_trust: Option<crate::wsgi::proxy::ProxyTrust>,
     requests: Cell<u64>,
     max_requests: u64,
-    closing_tx: watch::Sender<bool>,
-    closing_rx: watch::Receiver<bool>,
+    /// The worker is stopping (graceful): no new requests.
+    closing: Cell<bool>,
+    /// Wakes what waits in [`Worker::closed`] when `closing` is set.
+    closing_notify: tokio::sync::Notify,
 }
 
 impl Worker {
@@ -118,15 +119,20 @@ impl Worker {
         self.cfg.body_buffer_size
     }
     fn is_closing(&self) -> bool {
-        *self.closing_rx.borrow() || TERM_RECEIVED.load(Ordering::Relaxed)
+        self.closing.get() || TERM_RECEIVED.load(Ordering::Relaxed)
     }
     /// Resolves once the worker starts stopping.
     async fn closed(&self) {
-        let mut rx = self.closing_rx.clone();
-        let _ = rx.wait_for(|c| *c).await;
+        // Created before the check: notify_waiters reaches it from here on.
+        let notified = self.closing_notify.notified();
+        if self.closing.get() {
+            return;
+        }
+        notified.await;
     }
     fn begin_shutdown(&self) {
-        self.closing_tx.send_replace(true);
+        self.closing.set(true);
+        self.closing_notify.notify_waiters();
     }
     fn conn_opened(&self) {
         self.connections.set(self.connections.get() + 1);
@@ -403,7 +409,6 @@ pub fn run(py: Python<'_>, boot: WorkerBoot<'_>) -> i32 {
             return 1;
         }
     };
-    let (closing_tx, closing_rx) = watch::channel(false);
     let max_requests = if cfg.max_requests > 0 {
         cfg.max_requests + jitter(cfg.max_requests_jitter)
     } else {
@@ -420,8 +425,8 @@ pub fn run(py: Python<'_>, boot: WorkerBoot<'_>) -> i32 {
         proxy_trust,
         requests: Cell::new(0),
         max_requests,
-        closing_tx,
-        closing_rx,
+        closing: Cell::new(false),
+        closing_notify: tokio::sync::Notify::new(),
     });
 
     let serve = || {
@@ -618,7 +623,7 @@ async fn serve_all(
     loop {
         tokio::select! {
             _ = term.recv() => {
-                if !*worker.closing_rx.borrow() {
+                if !worker.closing.get() {
                     logging::info(&format!("Worker exiting (pid: {})", std::process::id()));
                     worker.begin_shutdown();
                 }

@@ -25,6 +25,7 @@ pub mod environ;
 pub mod errors;
 pub mod file_wrapper;
 pub mod handler;
+pub mod header_cache;
 pub mod input;
 pub mod proxy;
 pub mod responder;

@@ -39,6 +39,7 @@ use pyo3::exceptions::{PyAssertionError, PyIOError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
+use super::header_cache::{self, Kind};
 use crate::http::{reason_phrase, HttpDate};
 use crate::logging;
 use crate::rawio;
@@ -299,6 +300,33 @@ impl Output {
         let mut has_date = false;
         let mut keep_alive = self.keep_alive;
         let mut each = |item: Bound<'_, PyAny>| -> PyResult<()> {
+            // A constant header tuple seen before: checked and encoded already.
+            let hit = header_cache::with(&item, |e| {
+                match e.kind {
+                    Kind::ContentLength(n) => {
+                        if app_len.is_some() {
+                            return Err(PyValueError::new_err(
+                                "more than one Content-Length header",
+                            ));
+                        }
+                        app_len = Some(n);
+                        if code < 200 || code == 204 {
+                            return Ok(()); // RFC 9110 §8.6: never on 1xx or 204
+                        }
+                    }
+                    Kind::Server => has_server = true,
+                    Kind::Date => has_date = true,
+                    Kind::Plain => {}
+                }
+                head.extend_from_slice(&e.line);
+                if let Some(rh) = self.resp_headers.as_mut() {
+                    rh.push((e.name().to_vec(), e.value().to_vec()));
+                }
+                Ok(())
+            });
+            if let Some(r) = hit {
+                return r;
+            }
             let pair = item.cast::<PyTuple>().map_err(|_| {
                 PyTypeError::new_err(format!(
                     "header must be a (name, value) tuple, not {}",
@@ -323,7 +351,9 @@ impl Output {
                     String::from_utf8_lossy(&name)
                 )));
             }
-            match special_header(&name) {
+            let special = special_header(&name);
+            let mut kind = Kind::Plain;
+            match special {
                 Special::Connection => {
                     // Hop-by-hop: we write our own; "close" from the app is honoured.
                     if value
@@ -339,20 +369,31 @@ impl Output {
                     if app_len.is_some() {
                         return Err(PyValueError::new_err("more than one Content-Length header"));
                     }
-                    app_len = Some(parse_length(&value).ok_or_else(|| {
+                    let n = parse_length(&value).ok_or_else(|| {
                         PyValueError::new_err(format!(
                             "invalid Content-Length {:?}",
                             String::from_utf8_lossy(&value)
                         ))
-                    })?);
+                    })?;
+                    app_len = Some(n);
+                    kind = Kind::ContentLength(n);
                     if code < 200 || code == 204 {
+                        header_cache::remember(&item, &name, &value, kind, 1);
                         return Ok(()); // RFC 9110 §8.6: never on 1xx or 204
                     }
                 }
-                Special::Server => has_server = true,
-                Special::Date => has_date = true,
+                Special::Server => {
+                    has_server = true;
+                    kind = Kind::Server;
+                }
+                Special::Date => {
+                    has_date = true;
+                    kind = Kind::Date;
+                }
                 Special::None => {}
             }
+            // The iteration holds one reference to `item`.
+            header_cache::remember(&item, &name, &value, kind, 1);
             head.extend_from_slice(&name);
             head.extend_from_slice(b": ");
             head.extend_from_slice(&value);

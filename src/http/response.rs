@@ -192,6 +192,17 @@ impl HttpDate {
 }
 
 fn now_secs() -> u64 {
+    // The coarse clock (updated every tick, a few ms) is plenty for a
+    // one-second field and costs no clock-source read: this runs for every
+    // response.
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) } == 0 {
+        return u64::try_from(ts.tv_sec).unwrap_or(0);
+    }
     // A clock before 1970 is a broken host; send the epoch rather than panic.
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -561,7 +561,7 @@ async fn read_body(
     let fd = stream.fd();
     let streaming =
         |buf: &mut BytesMut, framing: Framing, prefix: BytesMut, send_continue: bool| {
-            Body::Stream(StreamBody {
+            Body::Stream(Box::new(StreamBody {
                 fd,
                 buf: std::mem::take(buf),
                 framing,
@@ -574,7 +574,7 @@ async fn read_body(
                 too_large: false,
                 bad_framing: None,
                 prefix,
-            })
+            }))
         };
     let limit = worker.limit_request_body();
     if let BodyFraming::Length(n) = head.framing {

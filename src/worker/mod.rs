@@ -122,13 +122,19 @@ impl Worker {
         self.closing.get() || TERM_RECEIVED.load(Ordering::Relaxed)
     }
     /// Resolves once the worker starts stopping.
+    /// Also resolves, when next polled, once SIGTERM has arrived and the
+    /// loop has not handled it yet (in inline mode it may have arrived
+    /// while the application ran).
     async fn closed(&self) {
-        // Created before the check: notify_waiters reaches it from here on.
-        let notified = self.closing_notify.notified();
-        if self.closing.get() {
-            return;
-        }
-        notified.await;
+        // Created before any check: notify_waiters reaches it from here on.
+        let mut notified = std::pin::pin!(self.closing_notify.notified());
+        std::future::poll_fn(|cx| {
+            if self.is_closing() {
+                return std::task::Poll::Ready(());
+            }
+            std::future::Future::poll(notified.as_mut(), cx)
+        })
+        .await
     }
     fn begin_shutdown(&self) {
         self.closing.set(true);
@@ -741,17 +747,29 @@ async fn accept_loop(worker: Rc<Worker>, l: impl Accept, idx: usize) {
             _ = worker.room_for_one_more() => {}
             _ = worker.closed() => return,
         }
+        // SIGTERM may have arrived while the application ran (inline mode)
+        // before the loop saw it: leave what is queued to the replacement.
+        if worker.is_closing() {
+            return;
+        }
         let r = tokio::select! {
-            r = l.accept_one() => r,
+            // Checked first: a stopping worker leaves queued connections to
+            // its replacement (or, if the server stops, to the kernel).
+            biased;
             _ = worker.closed() => return,
+            r = l.accept_one() => r,
         };
         match r {
-            Ok(_) if worker.is_closing() => return, // stopping: never serve a new connection
             Ok((stream, peer)) => {
                 // Counted here, not in the task: a burst of accepts must see
                 // the connections it already took.
                 worker.conn_opened();
                 tokio::task::spawn_local(conn::serve(worker.clone(), stream, Arc::new(peer), idx));
+                if worker.is_closing() {
+                    // Taken just as the stop began: it is answered (with
+                    // `Connection: close`), never dropped; no more are taken.
+                    return;
+                }
             }
             Err(e) => accept_backoff(e).await,
         }

@@ -8,6 +8,7 @@
 //! come back as one-line messages.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use pyo3::prelude::*;
@@ -45,7 +46,7 @@ pub struct Keys {
     /// GET, POST, ... as ready-made values.
     pub methods: Vec<(&'static [u8], Py<PyString>)>,
     /// Lower-case header name → interned `HTTP_*` key for common headers.
-    pub headers: HashMap<&'static [u8], Py<PyString>>,
+    pub headers: HashMap<&'static [u8], Py<PyString>, BuildHasherDefault<Fnv>>,
 }
 
 const COMMON_HEADERS: &[&str] = &[
@@ -95,6 +96,32 @@ const COMMON_HEADERS: &[&str] = &[
     "keep-alive",
     "transfer-encoding",
 ];
+
+/// FNV-1a for the header-key table: a lookup per request header. The table
+/// is fixed (our own keys, never grown from input), so SipHash's defence
+/// against crafted collisions buys nothing here and costs more than the
+/// rest of the lookup.
+#[derive(Default)]
+pub struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
 
 fn s(py: Python<'_>, v: &str) -> Py<PyString> {
     PyString::intern(py, v).unbind()

@@ -66,7 +66,7 @@ pub fn handle(py: Python<'_>, app: &Arc<WsgiApp>, mut ex: Exchange, inline: bool
             (BytesMut::new(), None, None)
         }
         Body::Spooled(s) => (BytesMut::new(), None, Some(s)),
-        Body::Stream(mut s) => (std::mem::take(&mut s.prefix), Some(s), None),
+        Body::Stream(mut s) => (std::mem::take(&mut s.prefix), Some(*s), None),
     };
     let write_timeout = crate::worker::write_timeout(&app.cfg);
 

@@ -77,7 +77,7 @@ pub enum Body {
     /// Threaded mode: a body larger than `--body-buffer-size`, or one behind
     /// `Expect: 100-continue`: `wsgi.input` reads it from the socket as the
     /// application asks, with the GIL released while waiting.
-    Stream(input::StreamBody),
+    Stream(Box<input::StreamBody>),
 }
 
 /// One request handed to the application thread.

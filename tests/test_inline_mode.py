@@ -157,6 +157,35 @@ def test_streamed_block_is_sent_before_the_next_is_produced(server_factory, via)
     assert ping(srv.port).endswith(b"pong")
 
 
+def test_response_of_a_slow_app_is_not_held_for_the_other_ready_requests(server_factory):
+    """Small responses are corked until the loop has run the other ready requests, but
+    only after a fast app: three requests for a 400 ms app arrive together, and the
+    first answer reaches its client before the third app call has finished."""
+    srv = server_factory(APP, "-w", "1")
+    conns = [socket.create_connection(("127.0.0.1", srv.port), timeout=BOUND) for _ in range(3)]
+    try:
+        for i, s in enumerate(conns):
+            s.sendall(b"GET /slow?id=%d&ms=400 HTTP/1.1\r\nHost: x\r\n\r\n" % i)
+        first = None
+        deadline = time.monotonic() + BOUND
+        while first is None:
+            assert time.monotonic() < deadline, "no response"
+            for s in conns:
+                s.settimeout(0.01)
+                try:
+                    data = s.recv(4096)
+                except socket.timeout:
+                    continue
+                assert data.startswith(b"HTTP/1.1 200"), data
+                first = data
+                break
+        done = sorted(p.name for p in srv.mark_dir.glob("done-*"))
+        assert len(done) < 3, "the first response waited for every app call: %r" % done
+    finally:
+        for s in conns:
+            s.close()
+
+
 def test_close_called_and_iteration_stopped_when_slow_reader_goes_away(server_factory):
     """A client reads 1 MiB of 256 MiB and disconnects: the worker notices on its next
     write, calls close() on the iterable, and never pulls the rest from it (a suspended

@@ -333,14 +333,22 @@ pub async fn serve(worker: Rc<Worker>, mut stream: Stream, peer: Arc<Peer>, list
             log_environ: Vec::new(),
             out: std::mem::take(&mut out),
         };
+        let app_start = coarse_now();
         let Some(mut done) = worker.dispatch(ex).await else {
             break;
         };
         let timeout = worker.write_timeout();
         // Inline mode queued the response (responder::CORK_LIMIT): let the
         // loop run the other ready requests first, so their clients get
-        // this tick's responses in one burst.
-        if worker.is_inline() && !done.pending.is_empty() {
+        // this tick's responses in one burst. Only after a fast app: a
+        // corked response waits for the rest of the tick (tokio polls the
+        // driver at the latest every 61 tasks), which must stay short next
+        // to the app's own time; after a slow one (≥ 1 ms) the wake-up it
+        // would save is noise.
+        if worker.is_inline()
+            && !done.pending.is_empty()
+            && coarse_now().saturating_sub(app_start) < CORK_MAX_APP_NS
+        {
             tokio::task::yield_now().await;
         }
         // Inline mode: a response that got more than the write budget ahead
@@ -401,6 +409,26 @@ pub async fn serve(worker: Rc<Worker>, mut stream: Stream, peer: Arc<Peer>, list
     }
     drop(stream);
     worker.conn_closed();
+}
+
+/// Inline mode corks a response only after an app call shorter than this.
+const CORK_MAX_APP_NS: u64 = 1_000_000;
+
+/// The coarse monotonic clock in nanoseconds (a kernel-tick resolution,
+/// 1–4 ms, read without touching the clock source: cheap enough for every
+/// request).
+fn coarse_now() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) } != 0 {
+        return 0;
+    }
+    (ts.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.tv_nsec as u64)
 }
 
 /// What the access log needs from a head that is handed to the app thread.

@@ -11,6 +11,7 @@ Routes (PATH_INFO):
   /chunkedgen?n=N        the same bytes from a generator without Content-Length
                          (chunked on HTTP/1.1)
   /upload                reads wsgi.input in 64 KiB blocks: {"len": ..., "sha256": ...}
+  /slow?id=I&ms=N        sleeps N ms, writes the marker "done-I", answers "slow"
   /readall               the same from one read(); /readmix from read(7),
                          readline(), then read()
   /stream?id=I&via=V     streams "first\n", then blocks (up to 5 s) until the
@@ -106,6 +107,11 @@ def application(environ, start_response):
                 write(block)
             return []
         return streamed(ident)
+    if path == "/slow":
+        time.sleep(int(q.get("ms", "100")) / 1000)
+        mark("done-" + q.get("id", "x"))
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "4")])
+        return [b"slow"]
     if path in ("/readall", "/readmix"):
         inp = environ["wsgi.input"]
         if path == "/readall":

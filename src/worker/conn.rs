@@ -374,7 +374,9 @@ pub async fn serve(worker: Rc<Worker>, mut stream: Stream, peer: Arc<Peer>, list
         } = done;
         buf = rest;
         let mut ok = pending.is_empty() || stream.write_all(&pending, timeout).await.is_ok();
-        if pending.capacity() <= 2 * crate::wsgi::responder::CORK_LIMIT {
+        // Kept for the next response only while small: an idle keep-alive
+        // connection must stay cheap (a few KiB), whatever it last sent.
+        if pending.capacity() <= KEEP_OUT_BUF {
             out = pending;
         }
         if ok && !abort {
@@ -410,6 +412,9 @@ pub async fn serve(worker: Rc<Worker>, mut stream: Stream, peer: Arc<Peer>, list
     drop(stream);
     worker.conn_closed();
 }
+
+/// The largest output buffer a connection keeps between requests.
+const KEEP_OUT_BUF: usize = 4096;
 
 /// Inline mode corks a response only after an app call shorter than this.
 const CORK_MAX_APP_NS: u64 = 1_000_000;

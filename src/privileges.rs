@@ -23,32 +23,37 @@ pub struct Owner {
     pub initgroups: Option<CString>,
 }
 
-fn lookup_user(name: &str) -> Result<libc::uid_t, String> {
+/// A numeric id, or a name looked up with `by_name` (`flag` and `what`
+/// name the setting in errors).
+fn lookup_id<T: std::str::FromStr>(
+    name: &str,
+    flag: &str,
+    what: &str,
+    by_name: impl FnOnce(&str) -> nix::Result<Option<T>>,
+) -> Result<T, String> {
     let name = name.trim();
     if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) {
         return name
             .parse()
-            .map_err(|_| format!("argument -u/--user: invalid user id: '{name}'"));
+            .map_err(|_| format!("argument {flag}: invalid {what} id: '{name}'"));
     }
-    match nix::unistd::User::from_name(name) {
-        Ok(Some(u)) => Ok(u.uid.as_raw()),
-        Ok(None) => Err(format!("argument -u/--user: no such user: '{name}'")),
-        Err(e) => Err(format!("argument -u/--user: cannot look up {name:?}: {e}")),
+    match by_name(name) {
+        Ok(Some(id)) => Ok(id),
+        Ok(None) => Err(format!("argument {flag}: no such {what}: '{name}'")),
+        Err(e) => Err(format!("argument {flag}: cannot look up {name:?}: {e}")),
     }
 }
 
+fn lookup_user(name: &str) -> Result<libc::uid_t, String> {
+    lookup_id(name, "-u/--user", "user", |n| {
+        nix::unistd::User::from_name(n).map(|u| u.map(|u| u.uid.as_raw()))
+    })
+}
+
 fn lookup_group(name: &str) -> Result<libc::gid_t, String> {
-    let name = name.trim();
-    if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) {
-        return name
-            .parse()
-            .map_err(|_| format!("argument -g/--group: invalid group id: '{name}'"));
-    }
-    match nix::unistd::Group::from_name(name) {
-        Ok(Some(g)) => Ok(g.gid.as_raw()),
-        Ok(None) => Err(format!("argument -g/--group: no such group: '{name}'")),
-        Err(e) => Err(format!("argument -g/--group: cannot look up {name:?}: {e}")),
-    }
+    lookup_id(name, "-g/--group", "group", |n| {
+        nix::unistd::Group::from_name(n).map(|g| g.map(|g| g.gid.as_raw()))
+    })
 }
 
 /// Resolves `--user`/`--group`. None when neither is given (workers stay

@@ -115,7 +115,7 @@ impl Stream {
         }
         let fd = self.fd();
         loop {
-            self.readable().await?;
+            self.ready(Interest::READABLE).await?;
             let mut none: [std::mem::MaybeUninit<u8>; 0] = [];
             let buf_room = match after.as_deref_mut() {
                 Some(buf) => buf.spare_capacity_mut(),
@@ -132,7 +132,7 @@ impl Stream {
                     iov_len: buf_room.len(),
                 },
             ];
-            let r = self.try_io_read(|| {
+            let r = self.try_io(Interest::READABLE, || {
                 // SAFETY: both iovecs point into memory that stays allocated
                 // (and unaliased) for the duration of the call.
                 let n = unsafe { libc::readv(fd, iov.as_ptr(), 2) };
@@ -150,7 +150,9 @@ impl Stream {
                         unsafe { buf.set_len(buf.len() + n.saturating_sub(room.len())) };
                     }
                     if n > 0 && n < offered {
-                        let _ = self.try_io_read(|| Err::<(), _>(io::ErrorKind::WouldBlock.into()));
+                        let _ = self.try_io(Interest::READABLE, || {
+                            Err::<(), _>(io::ErrorKind::WouldBlock.into())
+                        });
                     }
                     return Ok(n);
                 }
@@ -161,32 +163,19 @@ impl Stream {
         }
     }
 
-    async fn readable(&self) -> io::Result<()> {
+    /// Waits until the socket is ready for `interest`.
+    async fn ready(&self, interest: Interest) -> io::Result<()> {
         match self {
-            Stream::Tcp(s) => s.readable().await,
-            Stream::Unix(s) => s.readable().await,
+            Stream::Tcp(s) => s.ready(interest).await.map(drop),
+            Stream::Unix(s) => s.ready(interest).await.map(drop),
         }
     }
 
-    /// One non-blocking read step; WouldBlock clears the read readiness.
-    fn try_io_read<R>(&self, f: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
+    /// One non-blocking step for `interest`; WouldBlock clears that readiness.
+    fn try_io<R>(&self, interest: Interest, f: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
         match self {
-            Stream::Tcp(s) => s.try_io(Interest::READABLE, f),
-            Stream::Unix(s) => s.try_io(Interest::READABLE, f),
-        }
-    }
-
-    async fn writable(&self) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.writable().await,
-            Stream::Unix(s) => s.writable().await,
-        }
-    }
-
-    fn try_io<R>(&self, f: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
-        match self {
-            Stream::Tcp(s) => s.try_io(Interest::WRITABLE, f),
-            Stream::Unix(s) => s.try_io(Interest::WRITABLE, f),
+            Stream::Tcp(s) => s.try_io(interest, f),
+            Stream::Unix(s) => s.try_io(interest, f),
         }
     }
 
@@ -202,7 +191,7 @@ impl Stream {
     ) -> io::Result<()> {
         let mut done = 0u64;
         while done < total {
-            match self.try_io(|| step(done)) {
+            match self.try_io(Interest::WRITABLE, || step(done)) {
                 Ok(0) => {
                     return Err(io::Error::new(
                         io::ErrorKind::WriteZero,
@@ -211,7 +200,7 @@ impl Stream {
                 }
                 Ok(n) => done += n as u64,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    tokio::time::timeout(timeout, self.writable())
+                    tokio::time::timeout(timeout, self.ready(Interest::WRITABLE))
                         .await
                         .map_err(|_| {
                             io::Error::new(io::ErrorKind::TimedOut, "write timed out")
@@ -333,7 +322,8 @@ pub async fn serve(worker: Rc<Worker>, mut stream: Stream, peer: Arc<Peer>, list
             log_environ: Vec::new(),
             out: std::mem::take(&mut out),
         };
-        let app_start = coarse_now();
+        // Only inline mode corks (below); threaded mode need not read the clock.
+        let app_start = if worker.is_inline() { coarse_now() } else { 0 };
         let Some(mut done) = worker.dispatch(ex).await else {
             break;
         };

@@ -143,8 +143,8 @@ WORKLOADS: dict[str, dict] = {
                 "lua": POST_LUA},
     "sleep10ms": {"app": "wsgi_apps:sleep10", "title": "app sleeps 10 ms (blocking backend call)",
                   "primary": "rps"},
-    "flask": {"app": "flask_app:app", "title": "Flask hello route"},
-    "django": {"app": "django_app:application", "title": "Django hello view"},
+    "flask": {"app": "flask_app:app", "title": "Flask hello route", "floor": True},
+    "django": {"app": "django_app:application", "title": "Django hello view", "floor": True},
     "file1m": {"app": "wsgi_apps:filewrap", "title": "wsgi.file_wrapper of a 1 MiB file"},
     "idle1000": {"app": "wsgi_apps:hello", "title": "hello with 1 000 idle keep-alive connections open",
                  "ceiling": True, "idle": IDLE_CONNS},
@@ -526,6 +526,33 @@ def measure(server: str, workload: str, args, env: dict, pass_no: int) -> dict:
         srv.stop()
 
 
+def measure_floor(workload: str, env: dict, pass_no: int) -> dict:
+    """The framework floor of a workload's app: its CPU time per call with no server
+    (bench/app_floor.py, pinned to the server core)."""
+    app = WORKLOADS[workload]["app"]
+    res: dict = {"workload": workload, "pass": pass_no}
+    cmd = ["taskset", "-c", SERVER_CPU, str(VBIN / "python"), str(BENCH / "app_floor.py"), app,
+           "--seconds", "3"]
+    try:
+        p = subprocess.run(cmd, cwd=APPS, env=env, capture_output=True, text=True, timeout=120)
+        out = json.loads(p.stdout.strip().splitlines()[-1]) if p.stdout.strip() else {}
+    except (subprocess.TimeoutExpired, json.JSONDecodeError, OSError) as e:
+        return dict(res, status="failed", reason=f"app_floor.py: {e!r}")
+    if p.returncode != 0 or "us_per_req" not in out:
+        why = out.get("error") or (p.stderr.strip().splitlines() or ["no output"])[-1]
+        return dict(res, status="failed", reason=f"app_floor.py exited {p.returncode}: {why[:300]}")
+    return dict(res, status="ok", us_per_req=out["us_per_req"], reps=out["reps"], calls=out["calls"])
+
+
+def floors_of(floors: list[dict]) -> dict:
+    """workload -> median framework floor (µs per request) over the passes."""
+    by: dict[str, list[float]] = {}
+    for f in floors:
+        if f.get("status") == "ok":
+            by.setdefault(f["workload"], []).append(f["us_per_req"])
+    return {w: statistics.median(v) for w, v in by.items()}
+
+
 def _err_text(w: dict) -> str:
     parts = []
     if w.get("non2xx"):
@@ -707,9 +734,10 @@ def versions() -> dict:
     return v
 
 
-def targets(agg: dict) -> list[tuple[str, str, str]]:
+def targets(agg: dict, floors: dict | None = None) -> list[tuple[str, str, str]]:
     """[(target, figures, verdict)] for the targets of issue 3."""
     rows = []
+    floors = floors or {}
 
     def get(w, s, k="req_per_cpu_s"):
         a = agg.get((w, s))
@@ -742,6 +770,17 @@ def targets(agg: dict) -> list[tuple[str, str, str]]:
     for w, label in (("flask", "Flask ≥ 1.15× best peer"), ("django", "Django ≥ 1.15× best peer")):
         ps, pv = best_of(agg, w, {"peer"}, "req_per_cpu_s")
         ratio_target(label, w, f"best peer ({ps})" if ps else "best peer", pv, 1.15)
+        floor, (fs, fv) = floors.get(w), best_f(w)
+        if rows and floor and fv and pv:
+            t, f, v = rows[-1]
+            need = 1e6 / (1.15 * pv) - floor
+            f += (f"; framework floor {floor:.1f} µs/req, so the server's own cost is "
+                  f"{1e6 / fv - floor:.1f} µs/req (ferricorn) vs {1e6 / pv - floor:.1f} (best peer); "
+                  f"1.15× needs ≤ {need:.1f} µs")
+            ceil = get("hello", "ceiling")
+            if ceil:
+                f += f" (the ceiling's whole hello exchange: {1e6 / ceil:.1f} µs)"
+            rows[-1] = (t, f, v)
     fs, fv = best_f("sleep10ms", "rps")
     rows.append(("10 ms sleep, c64: ≥ 95% of 6 400 req/s",
                  f"ferricorn {fmt(fv)} req/s ({fs or 'no ok run'}) = "
@@ -873,6 +912,9 @@ def render(doc: dict) -> str:
             extra = " KiB/idle conn | idle conns open |"
         if w == "file1m":
             extra = " file_wrapper |"
+        floor = doc.get("floor_us", {}).get(w)
+        if floor:
+            extra = " µs/req | own µs/req |"
         hdr = ("| server | status | req/s | p50 ms | p99 ms | CPU s | req/CPU-s | RSS MiB | PSS MiB | threads"
                f" | vs best peer | vs ceiling |{extra}")
         L.append(hdr)
@@ -900,6 +942,9 @@ def render(doc: dict) -> str:
                 line += f" {fmt(a.get('idle_kib_per_conn_pss'), '.1f')} | {alive or '–'} |"
             if w == "file1m":
                 line += f" {a.get('file_wrapper', '?')} |"
+            if floor:
+                us = 1e6 / v if v else None
+                line += f" {fmt(us, '.1f')} | {fmt(us - floor if us else None, '.1f')} |"
             L.append(line)
         L.append("")
         if bp_name:
@@ -910,6 +955,18 @@ def render(doc: dict) -> str:
         if w == "file1m":
             L.append("\nfile_wrapper: whether the server offered `wsgi.file_wrapper` (`no` = the app "
                      "fell back to iterating 64 KiB blocks).")
+        if floor:
+            runs_f = [f for f in doc.get("floors", []) if f.get("workload") == w and f.get("status") == "ok"]
+            L.append(f"\nFramework floor: **{floor:.1f} µs** of CPU per request — the app called in a loop "
+                     f"in one process on core {SERVER_CPU}, no server and no sockets (`bench/app_floor.py "
+                     f"{wl['app']}`; median over {len(runs_f)} pass(es)). µs/req = 1 000 000 ÷ req/CPU-s; "
+                     "**own µs/req** = µs/req − floor: what the server itself costs per request (parsing, "
+                     "environ, start_response, the kernel's TCP work, and the caches the framework's "
+                     "Python finds cold afterwards). Every server pays the floor; only the own part "
+                     "differs.")
+        for f in doc.get("floors", []):
+            if f.get("workload") == w and f.get("status") != "ok":
+                L.append(f"\n- framework floor, pass {f.get('pass')}: FAILED ({f.get('reason', '')[:300]})")
         if notes:
             L.append("\n" + "\n".join(notes))
         L.append("")
@@ -937,7 +994,8 @@ def main() -> int:
         raw = json.loads(Path(args.render).read_text())
         doc = dict(raw)
         doc["agg"] = aggregate(raw["runs"])
-        doc["targets"] = targets(doc["agg"])
+        doc["floor_us"] = floors_of(raw.get("floors", []))
+        doc["targets"] = targets(doc["agg"], doc["floor_us"])
         doc["json_name"] = Path(args.render).name
         DOC.write_text(render(doc))
         log(f"wrote {DOC} from {args.render}")
@@ -981,15 +1039,23 @@ def main() -> int:
     env = server_env(file_path)
 
     plan = [(p, w, s) for p in range(1, args.passes + 1) for w in workloads
-            for s in (servers if p % 2 else list(reversed(servers)))
-            if (SERVERS[s]["kind"] != "ceiling" or WORKLOADS[w].get("ceiling"))
-            and w in SERVERS[s].get("workloads", [w])]
+            for s in ([None] if WORKLOADS[w].get("floor") else [])  # the framework floor first
+            + (servers if p % 2 else list(reversed(servers)))
+            if s is None or ((SERVERS[s]["kind"] != "ceiling" or WORKLOADS[w].get("ceiling"))
+                             and w in SERVERS[s].get("workloads", [w]))]
     per_run = args.warmup + args.duration + 2
     log(f"{len(plan)} runs, roughly {len(plan) * per_run / 60:.0f} min")
     runs = []
+    floors: list[dict] = []
     json_name = f"results-{args.stamp}.json"
     try:
         for i, (p, w, s) in enumerate(plan, 1):
+            if s is None:
+                f = measure_floor(w, env, p)
+                floors.append(f)
+                log(f"[{i}/{len(plan)}] pass {p} {w:<9} {'framework floor':<18} {f['status']}  "
+                    + (f"{f['us_per_req']:.2f} µs/req (app alone)" if f["status"] == "ok" else f["reason"]))
+                continue
             try:
                 r = measure(s, w, args, env, p)
             except Exception as e:  # a harness bug must not lose the other runs
@@ -1017,7 +1083,9 @@ def main() -> int:
            "workloads": workloads, "json_name": json_name}
     doc["agg"] = agg
     doc["runs"] = runs
-    doc["targets"] = targets(agg)
+    doc["floors"] = floors
+    doc["floor_us"] = floors_of(floors)
+    doc["targets"] = targets(agg, doc["floor_us"])
     raw = dict(doc, agg={f"{w}/{s}": a for (w, s), a in agg.items()})
     (RESULTS / json_name).write_text(json.dumps(raw, indent=1, default=str))
     shutil.copyfile(RESULTS / json_name, RESULTS / "latest.json")

@@ -132,13 +132,15 @@ def test_large_chunked_response_arrives_whole(server_factory):
         assert r2.status == 200 and r2.body == b"pong"
 
 
+@pytest.mark.parametrize("threads", ["1", "4"])
 @pytest.mark.parametrize("via", ["iter", "write"])
-def test_streamed_block_is_sent_before_the_next_is_produced(server_factory, via):
+def test_streamed_block_is_sent_before_the_next_is_produced(server_factory, via, threads):
     """Small responses are queued and written after the loop has run the other ready
     requests; that must never hold back a streamed block while the application works
-    on the next one (PEP 3333). The app sends "first", then blocks the loop until the
-    client, having received it, creates a marker file."""
-    srv = server_factory(APP, "-w", "1")
+    on the next one (PEP 3333). The app sends "first", then blocks (the loop itself in
+    inline mode, its thread with --threads) until the client, having received it,
+    creates a marker file."""
+    srv = server_factory(APP, "-w", "1", "--threads", threads)
     with socket.create_connection(("127.0.0.1", srv.port), timeout=BOUND) as s:
         s.sendall(b"GET /stream?id=%s&via=%s HTTP/1.1\r\nHost: x\r\n\r\n" % (via.encode(), via.encode()))
         buf = bytearray()
@@ -157,11 +159,13 @@ def test_streamed_block_is_sent_before_the_next_is_produced(server_factory, via)
     assert ping(srv.port).endswith(b"pong")
 
 
-def test_response_of_a_slow_app_is_not_held_for_the_other_ready_requests(server_factory):
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_response_of_a_slow_app_is_not_held_for_the_other_ready_requests(server_factory, threads):
     """Small responses are corked until the loop has run the other ready requests, but
     only after a fast app: three requests for a 400 ms app arrive together, and the
-    first answer reaches its client before the third app call has finished."""
-    srv = server_factory(APP, "-w", "1")
+    first answer reaches its client before the third app call has finished (with two
+    threads the third starts only when one of the first two is done)."""
+    srv = server_factory(APP, "-w", "1", "--threads", threads)
     conns = [socket.create_connection(("127.0.0.1", srv.port), timeout=BOUND) for _ in range(3)]
     try:
         for i, s in enumerate(conns):

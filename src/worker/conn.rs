@@ -322,21 +322,23 @@ pub async fn serve(worker: Rc<Worker>, mut stream: Stream, peer: Arc<Peer>, list
             log_environ: Vec::new(),
             out: std::mem::take(&mut out),
         };
-        // Only inline mode corks (below); threaded mode need not read the clock.
-        let app_start = if worker.is_inline() { coarse_now() } else { 0 };
+        // How long the request is in the application's hands (with the
+        // queue wait in threaded mode) decides whether corking pays (below).
+        let app_start = coarse_now();
         let Some(mut done) = worker.dispatch(ex).await else {
             break;
         };
         let timeout = worker.write_timeout();
-        // Inline mode queued the response (responder::CORK_LIMIT): let the
-        // loop run the other ready requests first, so their clients get
-        // this tick's responses in one burst. Only after a fast app: a
+        // The response was queued (responder::CORK_LIMIT): let the loop
+        // run the other ready requests first — inline, the other apps;
+        // threaded, the other replies that came back while the loop slept —
+        // so their clients get this tick's responses in one burst. Only
+        // after a fast app: a
         // corked response waits for the rest of the tick (tokio polls the
         // driver at the latest every 61 tasks), which must stay short next
         // to the app's own time; after a slow one (≥ 1 ms) the wake-up it
         // would save is noise.
-        if worker.is_inline()
-            && !done.pending.is_empty()
+        if !done.pending.is_empty()
             && coarse_now().saturating_sub(app_start) < CORK_MAX_APP_NS
         {
             tokio::task::yield_now().await;
@@ -1037,3 +1039,4 @@ async fn linger_close(stream: &Stream) {
         }
     }
 }
+

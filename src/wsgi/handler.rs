@@ -559,8 +559,16 @@ fn run_result(
             // A block still corked must be on the wire before the iterator
             // is asked for more (it may block: a stream), unless the body is
             // already complete (Flask, Django: one item with Content-Length).
-            if me.out.over_budget() || (me.out.corked() && !me.out.complete()) {
+            if me.out.over_budget() {
                 return Ok(Some(Source::Iter(it.unbind())));
+            }
+            if me.out.corked() && !me.out.complete() {
+                if me.out.defers() {
+                    // Inline: the connection task writes it, then resumes us.
+                    return Ok(Some(Source::Iter(it.unbind())));
+                }
+                // An application thread may wait for the client itself.
+                me.out.uncork(py)?;
             }
             drop(me);
             pump(py, sr, Source::Iter(it.unbind()))

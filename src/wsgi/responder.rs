@@ -6,16 +6,21 @@
 //! and body with as few system calls as possible (head and first chunk in one
 //! `writev`), and enforcing the application's Content-Length.
 //!
-//! Inline mode corks small responses: up to [`CORK_LIMIT`] bytes are only
-//! queued in `pending` (the connection's reused output buffer), and the
-//! connection task writes them after the event loop has run the other
-//! requests that were ready. The client then receives this tick's responses
+//! Small responses are corked: up to [`CORK_LIMIT`] bytes are only queued
+//! in `pending` (the connection's reused output buffer), and the connection
+//! task writes them after the event loop has run the other requests that
+//! were ready (inline mode: the other applications; threaded mode: the other
+//! replies that came back from the application threads in the meantime).
+//! The client then receives this tick's responses
 //! in one burst instead of being woken once per response while its
 //! neighbours' applications run; waking a sleeping reader on another core
 //! is the largest kernel cost per request once the application takes more
 //! than a few microseconds (libev servers such as bjoern get the same
 //! effect by writing from the next loop iteration). Larger responses go out
-//! at once, straight from the application's `bytes`.
+//! at once, straight from the application's `bytes`. A streamed body is
+//! never held back: before the iterable is asked for another block, what is
+//! corked goes out (inline mode by suspending, threaded mode by writing it
+//! from the application thread, [`Output::uncork`]).
 //!
 //! Bytes the socket does not take at once are copied to `pending`; up to the
 //! write budget they are left for the connection task to finish without
@@ -92,8 +97,9 @@ pub struct Output {
     /// Inline mode: never wait for the client while iterating the response;
     /// past the budget the caller suspends instead (see [`Output::over_budget`]).
     defer: bool,
-    /// Inline mode, until the first suspension: small output is queued
-    /// rather than written (see the module doc).
+    /// Until the first suspension (inline) or the first streamed block
+    /// (threaded): small output is queued rather than written (see the
+    /// module doc).
     pub cork: bool,
     /// Inline mode, between resumptions: the connection task owns the
     /// socket, so `write()` (from another thread, a leaked callable) must
@@ -208,7 +214,7 @@ impl Output {
             },
             input: None,
             defer,
-            cork: defer,
+            cork: true,
             suspended: false,
         }
     }
@@ -228,13 +234,26 @@ impl Output {
         self.defer && self.pending.len() > WRITE_BUDGET
     }
 
-    /// Inline mode: corked bytes are waiting. Before an iterator is asked
-    /// for its next item (which may block: a generator that streams), the
-    /// caller suspends so they go out first (PEP 3333: a block is sent
-    /// before the next is requested).
+    /// Corked bytes are waiting. Before an iterator is asked for its next
+    /// item (which may block: a generator that streams), they must go out
+    /// first (PEP 3333: a block is sent before the next is requested):
+    /// inline the caller suspends, threaded it calls [`Output::uncork`].
     #[inline]
     pub fn corked(&self) -> bool {
         self.cork && !self.pending.is_empty()
+    }
+
+    /// Inline mode: the connection task, not this request, waits for the client.
+    #[inline]
+    pub fn defers(&self) -> bool {
+        self.defer
+    }
+
+    /// Threaded mode: sends what is corked now, and everything after it as
+    /// it comes (a streamed body: the next block may take a while).
+    pub fn uncork(&mut self, py: Python<'_>) -> PyResult<()> {
+        self.cork = false;
+        self.output(py, &[])
     }
 
     /// The head is out and the body can take no more bytes (its declared
@@ -704,3 +723,4 @@ impl Output {
         }
     }
 }
+

@@ -448,6 +448,46 @@ def test_ten_thousand_idle_connections(server_factory):
     assert per_conn <= 16 * 1024, "an idle connection costs %.0f bytes of worker RSS" % per_conn
 
 
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("threads", ["1", "4"])
+def test_connections_idle_after_large_posts_hold_no_large_buffer(server_factory, threads):
+    """Buffers sized for a request's body must not outlive it: 1 000 connections
+    left idle after two 40 KiB POSTs each cost no more than idle connections do
+    (at most 16 KiB of worker RSS each; ~7 KiB here). A connection buffer that
+    kept a body's allocation alive (a split-off body shares it) fails this."""
+    n = 1000
+    raise_nofile(n + 500)
+    srv = server_factory(APP, "-w", "1", "--threads", threads, "--worker-connections", str(n + 500))
+    pid = only_worker(srv)
+    ping(srv.port)
+    body = b"x" * (40 * 1024)
+    req = (b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)) + body
+    rss0 = vm_rss_kib(pid)
+    socks = []
+    try:
+        for i in range(n):
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+            socks.append(s)
+            for _ in range(2):
+                s.sendall(req)
+                data = b""
+                while not data.endswith(b"\r\n\r\n%d" % len(body)):  # /echo answers the length
+                    more = s.recv(65536)
+                    assert more, "connection %d closed before its response" % i
+                    data += more
+                assert status_of(data) == 200, data[:100]
+        rss1 = vm_rss_kib(pid)
+        ping(srv.port)
+    finally:
+        for s in socks:
+            s.close()
+    per_conn = (rss1 - rss0) * 1024 / n
+    print("%d connections idle after two 40 KiB POSTs: worker RSS +%d KiB = %.0f B/connection"
+          % (n, rss1 - rss0, per_conn))
+    assert per_conn <= 16 * 1024, "an idle connection after large POSTs costs %.0f bytes" % per_conn
+    assert_same_worker(srv, pid)
+
+
 # -- connect/close storm --------------------------------------------------------------------------
 
 STORM_COUNTS = {}

@@ -333,14 +333,11 @@ pub async fn serve(worker: Rc<Worker>, mut stream: Stream, peer: Arc<Peer>, list
         // run the other ready requests first — inline, the other apps;
         // threaded, the other replies that came back while the loop slept —
         // so their clients get this tick's responses in one burst. Only
-        // after a fast app: a
-        // corked response waits for the rest of the tick (tokio polls the
-        // driver at the latest every 61 tasks), which must stay short next
-        // to the app's own time; after a slow one (≥ 1 ms) the wake-up it
-        // would save is noise.
-        if !done.pending.is_empty()
-            && coarse_now().saturating_sub(app_start) < CORK_MAX_APP_NS
-        {
+        // after a fast app: a corked response waits for the rest of the tick
+        // (tokio polls the driver at the latest every 61 tasks), which must
+        // stay short next to the app's own time; after a slow one (≥ 1 ms)
+        // the wake-up it would save is noise.
+        if !done.pending.is_empty() && coarse_now().saturating_sub(app_start) < CORK_MAX_APP_NS {
             tokio::task::yield_now().await;
         }
         // Inline mode: a response that got more than the write budget ahead
@@ -1039,4 +1036,3 @@ async fn linger_close(stream: &Stream) {
         }
     }
 }
-
